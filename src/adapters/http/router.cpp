@@ -1,0 +1,134 @@
+#include "adapters/http/router.h"
+
+#include <stdexcept>
+
+namespace userservice::http {
+
+namespace {
+
+// Splits "/a/b" into {"a","b"}; "/" gives {""}. The leading '/' is required by the caller.
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  path.remove_prefix(1);
+  for (;;) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+constexpr Method kAllowOrder[] = {Method::get,   Method::head,    Method::post,   Method::put,
+                                  Method::patch, Method::delete_, Method::options};
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+void Router::add(Method m, std::string pattern, Handler h) {
+  if (m == Method::other) throw std::invalid_argument("router: cannot route Method::other");
+  if (pattern.empty() || pattern.front() != '/') {
+    throw std::invalid_argument("router: pattern must start with '/': " + pattern);
+  }
+  Route route{m, std::move(pattern), {}, std::move(h)};
+  for (std::string_view seg : split_path(route.pattern)) {
+    bool open = !seg.empty() && seg.front() == '{';
+    bool close = !seg.empty() && seg.back() == '}';
+    if (open != close || (open && seg.size() < 3)) {
+      throw std::invalid_argument("router: malformed param in " + route.pattern);
+    }
+    if (open) {
+      route.segments.push_back({std::string(seg.substr(1, seg.size() - 2)), true});
+    } else {
+      route.segments.push_back({std::string(seg), false});
+    }
+  }
+  for (const Route& r : routes_) {
+    if (r.method == route.method && r.pattern == route.pattern) {
+      throw std::invalid_argument("router: duplicate route " + route.pattern);
+    }
+  }
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::match(Request& req) const {
+  Match result;
+  req.params.clear();
+  if (req.path.empty() || req.path.front() != '/') return result;
+  const auto parts = split_path(req.path);
+
+  auto matches = [&](const Route& r) {
+    if (r.segments.size() != parts.size()) return false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (!r.segments[i].param && r.segments[i].text != parts[i]) return false;
+    }
+    return true;
+  };
+  // True when `a` is more specific than `b`: at the first segment where one is a literal and
+  // the other a param, the literal wins.
+  auto more_specific = [](const Route& a, const Route& b) {
+    for (std::size_t i = 0; i < a.segments.size(); ++i) {
+      if (a.segments[i].param != b.segments[i].param) return !a.segments[i].param;
+    }
+    return false;
+  };
+
+  const Route* best = nullptr;
+  bool allowed[std::size(kAllowOrder)] = {};
+  for (const Route& r : routes_) {
+    if (!matches(r)) continue;
+    result.path_matched = true;
+    allowed[static_cast<std::size_t>(r.method)] = true;
+    if (r.method == req.method && (best == nullptr || more_specific(r, *best))) best = &r;
+  }
+  if (best == nullptr) {
+    if (result.path_matched) {
+      for (Method m : kAllowOrder) {
+        if (!allowed[static_cast<std::size_t>(m)]) continue;
+        if (!result.allow.empty()) result.allow += ", ";
+        result.allow += to_string(m);
+      }
+    }
+    return result;
+  }
+
+  result.route = best->pattern;
+  std::string decoded;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!best->segments[i].param) continue;
+    if (!percent_decode(parts[i], decoded)) {
+      throw domain::Error(domain::ErrorCode::invalid_request,
+                          "invalid percent-encoding in request path",
+                          "param " + best->segments[i].text);
+    }
+    req.params.emplace_back(best->segments[i].text, decoded);
+  }
+  result.handler = &best->handler;
+  return result;
+}
+
+}  // namespace userservice::http

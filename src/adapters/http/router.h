@@ -1,0 +1,48 @@
+#pragma once
+// Path-template router: "/api/v1/internal/users/{user_id}/exists".
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/http/message.h"
+
+namespace userservice::http {
+
+class Router {
+ public:
+  // `pattern` segments are literals (which may contain ':', e.g. "eligibility:batch") or
+  // "{name}" params. The pattern itself is the route name used in logs and metrics.
+  // Throws std::invalid_argument on a malformed pattern, Method::other or a duplicate.
+  void add(Method m, std::string pattern, Handler h);
+
+  struct Match {
+    const Handler* handler = nullptr;  // null: 404 (path_matched false) or 405
+    std::string_view route;            // the pattern; valid while the Router lives
+    std::string allow;                 // "GET, HEAD" for 405: methods of every pattern matching
+    bool path_matched = false;
+  };
+
+  // Fills req.params on success. Each param is percent-decoded AFTER splitting on '/', so %2F
+  // stays inside one value; an invalid %-escape throws domain::Error(invalid_request).
+  // When several patterns match, the most specific one wins (the first differing segment is a
+  // literal), so ".../users/eligibility:batch" beats ".../users/{user_id}".
+  Match match(Request& req) const;
+
+ private:
+  struct Segment {
+    std::string text;  // literal text, or the param name
+    bool param = false;
+  };
+  struct Route {
+    Method method;
+    std::string pattern;
+    std::vector<Segment> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+// Percent-decodes `in` into `out`; false on a malformed escape ('+' is left alone: paths).
+bool percent_decode(std::string_view in, std::string& out);
+
+}  // namespace userservice::http

@@ -1,0 +1,533 @@
+#include "adapters/http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <list>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <variant>
+
+#include "adapters/http/trace_context.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+
+namespace userservice::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+using namespace net::experimental::awaitable_operators;
+using domain::Error;
+using domain::ErrorCode;
+
+namespace {
+
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// First read of a request: one syscall usually takes the whole header. Also the only buffer an
+// idle keep-alive connection holds.
+constexpr std::size_t kFirstRead = 1024;
+constexpr std::string_view kUnmatched = "unmatched";
+// After an early error response the client may still be sending; read and discard this long
+// so that close() does not RST the response away.
+constexpr auto kLingerTime = 500ms;
+constexpr std::size_t kLingerBytes = 256 * 1024;
+// A handler that ignores cancellation on force-close gets this long before shutdown gives up.
+constexpr auto kForceCloseGrace = 1s;
+
+// One TCP connection. Lives in its session coroutine's frame; the server only keeps a pointer.
+struct Session {
+  explicit Session(tcp::socket socket) : stream(std::move(socket)), timer(stream.get_executor()) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  net::steady_timer timer;  // handler deadline; cancelled to abort the handler on force-close
+  bool idle = true;         // waiting for the first byte of a request
+  bool killed = false;      // force-closed by shutdown: send nothing more
+  std::list<Session*>::iterator self;
+};
+
+void arm(beast::tcp_stream& stream, Clock::time_point from, std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) {
+    stream.expires_never();
+  } else {
+    stream.expires_at(from + d);
+  }
+}
+
+// How a failed read ends the exchange.
+enum class ReadFailure { io, too_large, header_too_large, malformed };
+
+ReadFailure classify(const beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) return ReadFailure::too_large;
+  if (ec == bhttp::error::header_limit) return ReadFailure::header_too_large;
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+      ec != bhttp::error::need_more && ec != bhttp::error::buffer_overflow) {
+    return ReadFailure::malformed;
+  }
+  return ReadFailure::io;  // EOF, reset, timeout, cancelled: nobody to answer
+}
+
+bool is_json_media_type(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return beast::iequals(type, "application/json");
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Copies the (possibly partially parsed) header into `req`; the body is moved separately.
+void fill_request(Request& req, const bhttp::request<bhttp::string_body>& msg) {
+  req.method_text = std::string(msg.method_string());
+  req.method = parse_method(req.method_text);
+  req.target = std::string(msg.target());
+  std::string_view t = req.target;
+  // Absolute-form ("http://host/path") is legal from proxies; route on its path only.
+  if (auto scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
+    auto slash = t.find('/', scheme + 3);
+    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  }
+  auto q = t.find('?');
+  req.path = std::string(t.substr(0, q));
+  req.query = q == std::string_view::npos ? std::string() : std::string(t.substr(q + 1));
+  req.headers.clear();
+  for (const auto& f : msg) req.headers.emplace_back(lower(f.name_string()), f.value());
+  req.content_type = std::string(req.header("content-type"));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(net::io_context& io_, ServerOptions o, const Router& r, telemetry::Logger& l,
+       telemetry::Metrics* m)
+      : io(io_), opts(std::move(o)), router(r), log(l), metrics(m), acceptor(io_), drained(io_) {}
+
+  net::io_context& io;
+  ServerOptions opts;
+  const Router& router;
+  telemetry::Logger& log;
+  telemetry::Metrics* metrics;
+  tcp::acceptor acceptor;
+  net::steady_timer drained;  // cancelled when the last session ends during shutdown
+  std::list<Session*> sessions;
+  std::string local_address;
+  bool stopping = false;
+};
+
+namespace {
+
+using Impl = Server::Impl;
+
+// Runs the handler but never throws: operator|| waits for one *successful* branch, so a
+// throwing handler would otherwise let the timer win and turn every error into a 504.
+net::awaitable<Response> guarded(const Handler& handler, Request& req,
+                                 std::exception_ptr& failure) {
+  try {
+    co_return co_await handler(req);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_return Response{};
+}
+
+net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::string_view& route) {
+  Router::Match m;
+  try {
+    m = im.router.match(req);
+  } catch (const Error& e) {
+    co_return error_response(e);  // bad %-escape in a path param
+  }
+  if (m.handler == nullptr) {
+    if (!m.path_matched) co_return error_response(Error(ErrorCode::not_found, "no such route"));
+    Response r = error_response(Error(ErrorCode::method_not_allowed, "method not allowed"));
+    r.headers.emplace_back("Allow", m.allow);
+    co_return r;
+  }
+  route = m.route;
+  if (im.opts.json_api && !req.body.empty() && !is_json_media_type(req.content_type)) {
+    co_return error_response(
+        Error(ErrorCode::unsupported_media_type, "request body must be application/json"));
+  }
+
+  req.ctx.deadline = im.opts.request_timeout > std::chrono::nanoseconds::zero()
+                         ? Clock::now() + im.opts.request_timeout
+                         : Clock::time_point::max();
+  s.timer.expires_at(req.ctx.deadline);
+  std::exception_ptr failure;
+  // The timer fires at the deadline, or is cancelled by a force-close; either way the handler
+  // is cancelled and we stop waiting for it.
+  auto outcome = co_await (guarded(*m.handler, req, failure) || s.timer.async_wait(use_nothrow));
+  if (outcome.index() == 1) {
+    if (s.killed) {  // never sent; logged and counted as what it is
+      co_return error_response(Error(ErrorCode::service_unavailable, "server shutting down"));
+    }
+    im.log.warn("request deadline exceeded",
+                {{"server", im.opts.name}, {"route", route}, {"request_id", req.ctx.request_id}});
+    co_return error_response(Error(ErrorCode::deadline_exceeded, "request deadline exceeded"));
+  }
+  if (!failure) co_return std::get<0>(std::move(outcome));
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    Response r = error_response(e);
+    im.log.log(r.status >= 500 ? telemetry::Level::warn : telemetry::Level::debug, "request failed",
+               {{"server", im.opts.name},
+                {"route", route},
+                {"code", domain::to_string(e.code())},
+                {"message", e.message()},
+                {"detail", e.detail()},
+                {"request_id", req.ctx.request_id}});
+    co_return r;
+  } catch (const std::exception& e) {
+    im.log.error("handler failed", {{"server", im.opts.name},
+                                    {"route", route},
+                                    {"error", e.what()},
+                                    {"request_id", req.ctx.request_id}});
+  } catch (...) {
+    im.log.error("handler failed", {{"server", im.opts.name},
+                                    {"route", route},
+                                    {"error", "non-standard exception"},
+                                    {"request_id", req.ctx.request_id}});
+  }
+  // Never e.what(): it may carry SQL or hostnames.
+  co_return error_response(Error(ErrorCode::internal_error, "internal error"));
+}
+
+bhttp::response<bhttp::string_body> to_beast(Response& res, const Request& req, unsigned version,
+                                             bool keep_alive) {
+  bhttp::response<bhttp::string_body> out;
+  out.version(version);
+  out.result(res.status);
+  for (auto& [name, value] : res.headers) out.insert(name, value);
+  out.set("X-Request-Id", req.ctx.request_id);
+  out.keep_alive(keep_alive);
+  // RFC 9110: no body (and no Content-Length) for 1xx/204/304; HEAD gets the length only.
+  if (res.status < 200 || res.status == 204 || res.status == 304) return out;
+  if (!res.body.empty() && !res.content_type.empty()) {
+    out.set(bhttp::field::content_type, res.content_type);
+  }
+  out.content_length(res.body.size());
+  if (req.method != Method::head) out.body() = std::move(res.body);
+  return out;
+}
+
+// Half-closes so the client sees FIN after our last response; with `linger`, first reads and
+// discards what the client still sends, because closing with unread input sends RST, which can
+// destroy the response in the client's buffers before it reads it.
+net::awaitable<void> close_connection(Session& s, bool linger) {
+  beast::error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (linger && !ec) {
+    s.stream.expires_after(kLingerTime);
+    std::size_t total = 0;
+    while (total < kLingerBytes) {
+      s.buffer.clear();
+      auto [rec, n] = co_await s.stream.async_read_some(s.buffer.prepare(4096), use_nothrow);
+      if (rec) break;
+      total += n;
+    }
+  }
+  s.stream.close();
+}
+
+// Reads one request and answers it. Returns true when the connection stays open.
+net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) {
+  const ServerOptions& o = im.opts;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(o.body_limit);  // Content-Length is checked against it before any body read
+
+  // Read-header timeout runs from the first byte; the read timeout covers header and body.
+  arm(s.stream, started, o.read_header_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(s.stream, s.buffer, parser, use_nothrow);
+  if (!ec && !parser.is_done()) {
+    const auto& msg = parser.get();
+    if (msg.version() >= 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+      s.stream.expires_after(o.write_timeout);
+      auto [wec, wn] = co_await net::async_write(s.stream, net::buffer(k100), use_nothrow);
+      if (wec) co_return false;
+    }
+    arm(s.stream, started, o.read_timeout);
+    std::tie(ec, n) = co_await bhttp::async_read(s.stream, s.buffer, parser, use_nothrow);
+  }
+  if (s.killed) co_return false;
+  std::optional<ReadFailure> failure;
+  if (ec) {
+    failure = classify(ec);
+    if (*failure == ReadFailure::io) co_return false;
+  }
+
+  Request req;
+  fill_request(req, parser.get());
+  if (auto parent = init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
+    req.ctx.parent_span_id = parent->parent_id;
+    req.ctx.trace_flags = parent->flags;
+    req.ctx.trace_state = std::string(req.header("tracestate"));
+  }
+  if (im.metrics != nullptr) im.metrics->http_request_started(o.name);
+
+  Response res;
+  std::string_view route = kUnmatched;
+  bool keep_alive = false;
+  bool linger = false;
+  unsigned version = parser.get().version() == 10 ? 10 : 11;
+  if (!failure) {
+    keep_alive = parser.get().keep_alive();
+    req.body = std::move(parser.get().body());
+    res = co_await dispatch(im, s, req, route);
+  } else {
+    // The rest of the request was not read, so the connection cannot carry another one.
+    linger = true;
+    switch (*failure) {
+      case ReadFailure::too_large:
+        res = error_response(
+            Error(ErrorCode::request_too_large,
+                  "request body exceeds " + std::to_string(o.body_limit) + " bytes"));
+        break;
+      case ReadFailure::header_too_large:
+        res = error_response(Error(ErrorCode::invalid_request, "request header too large"));
+        break;
+      default:
+        res = error_response(Error(ErrorCode::invalid_request, "malformed HTTP request"));
+        break;
+    }
+  }
+  // Decided last: a shutdown that began while the handler ran closes after this response.
+  keep_alive = keep_alive && !im.stopping;
+
+  const unsigned status = res.status;
+  auto out = to_beast(res, req, version, keep_alive);
+  beast::error_code wec;
+  if (!s.killed) {  // a force-closed connection gets no answer
+    s.stream.expires_after(o.write_timeout);
+    std::tie(wec, n) = co_await bhttp::async_write(s.stream, out, use_nothrow);
+  }
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  im.log.info("request", {{"server", o.name},
+                          {"method", req.method_text},
+                          {"route", route},
+                          {"path", req.path},
+                          {"status", status},
+                          {"duration_ms", seconds * 1000.0},
+                          {"request_id", req.ctx.request_id},
+                          {"trace_id", req.ctx.trace_id}});
+  if (im.metrics != nullptr) {
+    im.metrics->http_request_finished(o.name, route, to_string(req.method), status, seconds);
+  }
+  if (wec || s.killed) co_return false;
+  if (!keep_alive) {
+    co_await close_connection(s, linger);
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<void> run_session(std::shared_ptr<Impl> im, tcp::socket socket) {
+  Session s(std::move(socket));
+  im->sessions.push_front(&s);
+  s.self = im->sessions.begin();
+  struct Unregister {
+    Impl& im;
+    Session& s;
+    ~Unregister() {
+      im.sessions.erase(s.self);
+      if (im.stopping && im.sessions.empty()) im.drained.cancel();
+    }
+  } unregister{*im, s};
+
+  bool first = true;
+  for (;;) {
+    if (s.buffer.size() == 0) {
+      if (im->stopping) co_return;
+      // A new connection gets the read-header timeout for its first byte; between keep-alive
+      // requests the idle timeout applies. Shutdown cancels this read.
+      s.idle = true;
+      arm(s.stream, Clock::now(), first ? im->opts.read_header_timeout : im->opts.idle_timeout);
+      auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(kFirstRead), use_nothrow);
+      s.idle = false;
+      if (ec) co_return;  // EOF, reset, idle timeout or shutdown
+      s.buffer.commit(n);
+    }
+    first = false;
+    if (!co_await serve_one(*im, s, Clock::now())) co_return;
+    // Keep idle connections cheap: drop buffers grown by a large request.
+    if (s.buffer.size() == 0 && s.buffer.capacity() > 2 * kFirstRead) s.buffer.shrink_to_fit();
+  }
+}
+
+net::awaitable<void> accept_loop(std::shared_ptr<Impl> im) {
+  net::steady_timer backoff(im->io);
+  for (;;) {
+    auto [ec, socket] = co_await im->acceptor.async_accept(use_nothrow);
+    if (im->stopping || !im->acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning; open sessions keep running.
+      im->log.warn("http accept failed", {{"server", im->opts.name}, {"error", ec.message()}});
+      backoff.expires_after(50ms);
+      co_await backoff.async_wait(use_nothrow);
+      continue;
+    }
+    beast::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    net::co_spawn(im->io, run_session(im, std::move(socket)), [im](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        im->log.error("http session failed", {{"server", im->opts.name}, {"error", ex.what()}});
+      } catch (...) {
+        im->log.error("http session failed", {{"server", im->opts.name}});
+      }
+    });
+  }
+}
+
+}  // namespace
+
+Server::Server(net::io_context& io, ServerOptions opts, const Router& router,
+               telemetry::Logger& log, telemetry::Metrics* metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(opts), router, log, metrics)) {}
+
+// Sessions share the Impl, so destroying the Server while some still run is memory-safe; the
+// owner is expected to co_await shutdown() first.
+Server::~Server() = default;
+
+void Server::listen() {
+  Impl& im = *impl_;
+  const std::string& addr = im.opts.address;
+  auto fail = [&](const std::string& why) {
+    throw std::runtime_error("cannot listen on " + addr + ": " + why);
+  };
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) fail("expected host:port or :port");
+  std::string host = addr.substr(0, colon);
+  std::string port_text = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port_text) > 65535) {
+    fail("invalid port '" + port_text + "'");
+  }
+  const auto port = static_cast<unsigned short>(std::stoul(port_text));
+
+  std::vector<tcp::endpoint> candidates;
+  if (host.empty()) {
+    // Like Go's ":port": dual-stack when IPv6 exists, plain IPv4 otherwise.
+    candidates = {tcp::endpoint(tcp::v6(), port), tcp::endpoint(tcp::v4(), port)};
+  } else {
+    beast::error_code ec;
+    tcp::resolver resolver(im.io);
+    auto results = resolver.resolve(host, port_text, tcp::resolver::numeric_service, ec);
+    if (ec) fail(ec.message());
+    for (const auto& entry : results) candidates.push_back(entry.endpoint());
+  }
+
+  beast::error_code last = net::error::host_not_found;  // resolver gave no endpoint
+  for (const auto& ep : candidates) {
+    tcp::acceptor acceptor(im.io);
+    beast::error_code ec;
+    acceptor.open(ep.protocol(), ec);
+    if (ec) {
+      last = ec;
+      continue;
+    }
+    if (host.empty() && ep.protocol() == tcp::v6()) {
+      acceptor.set_option(net::ip::v6_only(false), ec);
+    }
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(tcp::acceptor::max_listen_connections, ec);
+    if (ec) {
+      last = ec;
+      continue;
+    }
+    im.acceptor = std::move(acceptor);
+    auto local = im.acceptor.local_endpoint(ec);
+    im.local_address = local.address().to_string() + ":" + std::to_string(local.port());
+    return;
+  }
+  fail(last.message());
+}
+
+unsigned short Server::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::start() {
+  Impl& im = *impl_;
+  im.log.info("http listening", {{"server", im.opts.name}, {"addr", im.local_address}});
+  net::co_spawn(im.io, accept_loop(impl_), [im = impl_](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      im->log.error("http accept loop failed", {{"server", im->opts.name}, {"error", ex.what()}});
+    } catch (...) {
+      im->log.error("http accept loop failed", {{"server", im->opts.name}});
+    }
+  });
+}
+
+net::awaitable<void> Server::shutdown(Clock::time_point deadline) {
+  auto keep = impl_;
+  Impl& im = *keep;
+  im.stopping = true;
+  beast::error_code ec;
+  im.acceptor.close(ec);  // the accept loop wakes with operation_aborted and ends
+  // Idle keep-alive connections have nothing in flight: end their read now.
+  for (Session* s : im.sessions) {
+    if (s->idle) s->stream.cancel();
+  }
+  if (!im.sessions.empty()) {
+    im.drained.expires_at(deadline);
+    co_await im.drained.async_wait(use_nothrow);
+  }
+  if (!im.sessions.empty()) {
+    im.log.warn("http shutdown deadline reached, closing connections",
+                {{"server", im.opts.name}, {"sessions", im.sessions.size()}});
+    for (Session* s : im.sessions) {
+      s->killed = true;
+      s->timer.cancel();  // aborts a running handler (see dispatch)
+      s->stream.close();
+    }
+    im.drained.expires_after(kForceCloseGrace);
+    co_await im.drained.async_wait(use_nothrow);
+    if (!im.sessions.empty()) {
+      im.log.error("http handlers ignored cancellation",
+                   {{"server", im.opts.name}, {"sessions", im.sessions.size()}});
+    }
+  }
+  im.log.info("http server stopped", {{"server", im.opts.name}});
+}
+
+}  // namespace userservice::http

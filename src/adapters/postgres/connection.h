@@ -1,0 +1,124 @@
+#pragma once
+// One libpq connection in nonblocking pipeline mode, driven by Asio. Internal to the postgres
+// adapter (included by pool.cpp and connection.cpp only): it pulls in libpq and Asio's
+// descriptor machinery.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <libpq-fe.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "adapters/postgres/pool.h"
+#include "common/context.h"
+
+namespace userservice::telemetry {
+class Logger;
+class Metrics;
+}  // namespace userservice::telemetry
+
+namespace userservice::postgres::detail {
+
+// When one operation must end, and which error its expiry means: the request deadline
+// (deadline_exceeded) or the operation timeout (service_unavailable).
+struct OpLimit {
+  Clock::time_point at;
+  bool request_deadline = true;
+};
+
+// Keyword/value pairs for PQconnectStartParams, computed once per pool from the DSN.
+struct ConnectParams {
+  std::vector<std::string> keywords;
+  std::vector<std::string> values;
+  // The DSN's connect_timeout (libpq only enforces it for blocking connects, so we do);
+  // zero when absent.
+  std::chrono::nanoseconds connect_timeout{0};
+};
+
+// Parses `dsn` (URI or keyword string) and adds the pool's settings: statement_timeout in
+// the `options` parameter (appended to any the DSN has) and a fallback application_name.
+// Throws std::invalid_argument with libpq's message when the DSN is malformed.
+ConnectParams make_connect_params(const std::string& dsn,
+                                  std::chrono::nanoseconds statement_timeout);
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  struct Private;  // constructor key: use open()
+
+  Connection(Private, boost::asio::any_io_executor ex, PGconn* conn, telemetry::Logger& log,
+             std::string pool_name);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects (PQconnectStartParams/PQconnectPoll) and enters pipeline mode.
+  // Throws domain::Error(service_unavailable | deadline_exceeded).
+  static boost::asio::awaitable<std::shared_ptr<Connection>> open(boost::asio::any_io_executor ex,
+                                                                  const ConnectParams& params,
+                                                                  OpLimit limit,
+                                                                  telemetry::Logger& log,
+                                                                  std::string pool_name);
+
+  // Sends every query (preparing statements this connection has not seen yet) plus one
+  // PQpipelineSync, then reads all results. Throws SqlError for a server-rejected statement
+  // (connection stays usable), domain::Error for timeouts and connection failures, and
+  // system_error(operation_aborted) when cancelled; after the latter two the connection is
+  // closed.
+  boost::asio::awaitable<std::vector<Result>> run(std::span<const Query> queries, OpLimit limit,
+                                                  telemetry::Metrics* metrics);
+
+  // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
+  boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);
+
+  // Cheap check of an idle connection before reuse: notices a server that closed it.
+  bool alive();
+  // Open, idle, outside any transaction, and not marked for discarding.
+  bool reusable() const;
+  bool busy() const noexcept { return busy_; }
+  bool closed() const noexcept { return conn_ == nullptr; }
+  Clock::time_point created_at() const noexcept { return created_at_; }
+  int backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_) : 0; }
+  void close(std::string_view reason) noexcept;
+
+ private:
+  enum class Wait { read, write };
+
+  boost::asio::awaitable<void> connect(OpLimit limit);
+  boost::asio::awaitable<void> wait(Wait kind);
+  boost::asio::awaitable<void> flush();
+  boost::asio::awaitable<PGresult*> next_result();
+  void begin_op(OpLimit limit);
+  void end_op() noexcept;
+  void check_socket();
+  [[noreturn]] void fail(std::string_view what);
+  static void on_notice(void* self, const char* message);
+
+  boost::asio::any_io_executor ex_;
+  PGconn* conn_;
+  telemetry::Logger& log_;
+  std::string pool_name_;
+  Clock::time_point created_at_ = Clock::now();
+  // The libpq socket, registered with Asio's reactor. release()d, never closed: libpq owns it.
+  std::optional<boost::asio::posix::stream_descriptor> socket_;
+  int fd_ = -1;
+  boost::asio::steady_timer timer_;
+  OpLimit limit_;
+  std::uint64_t op_seq_ = 0;
+  bool timed_out_ = false;
+  bool busy_ = false;
+  bool discard_ = false;
+  // Statements prepared on this connection: name -> SQL (to catch two statements sharing a
+  // name).
+  std::unordered_map<std::string, std::string> prepared_;
+};
+
+}  // namespace userservice::postgres::detail

@@ -1,0 +1,374 @@
+#include "adapters/postgres/pool.h"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "adapters/postgres/connection.h"
+#include "domain/error.h"
+#include "telemetry/log.h"
+
+namespace userservice::postgres {
+
+namespace asio = boost::asio;
+using domain::Error;
+using domain::ErrorCode;
+
+namespace {
+
+template <typename F>
+class ScopeExit {
+ public:
+  explicit ScopeExit(F f) : f_(std::move(f)) {}
+  ~ScopeExit() { f_(); }
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+
+ private:
+  F f_;
+};
+
+}  // namespace
+
+namespace detail {
+
+// A caller queued for a connection. release() wakes it by cancelling its timer after
+// handing over a connection or a slot to open one; the deadline is the timer's expiry.
+struct Waiter {
+  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  std::shared_ptr<Connection> conn;  // handed over by release()
+  bool slot = false;                 // may open a connection (already counted in `open`)
+  bool closed = false;               // the pool was closed
+  bool queued = true;
+};
+
+// Shared by the Pool, its Leases and in-flight coroutines, so none of them dangles when
+// another goes away first.
+struct PoolState : std::enable_shared_from_this<PoolState> {
+  PoolState(asio::any_io_executor e, PoolOptions o, telemetry::Logger& l, telemetry::Metrics* m)
+      : ex(std::move(e)),
+        opts(std::move(o)),
+        params(make_connect_params(opts.dsn, opts.operation_timeout)),
+        log(l),
+        metrics(m) {
+    opts.max_open = std::max(opts.max_open, 1);
+    opts.max_idle = std::clamp(opts.max_idle, 0, opts.max_open);
+  }
+
+  OpLimit limit_for(Clock::time_point deadline) const {
+    if (opts.operation_timeout <= std::chrono::nanoseconds::zero()) return {deadline, true};
+    const auto op_end =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(opts.operation_timeout);
+    if (deadline <= op_end) return {deadline, true};
+    return {op_end, false};
+  }
+
+  // Connecting is bounded by the DSN's connect_timeout when it has one, else like any other
+  // operation.
+  OpLimit connect_limit(Clock::time_point deadline) const {
+    if (params.connect_timeout <= std::chrono::nanoseconds::zero()) return limit_for(deadline);
+    const auto end =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(params.connect_timeout);
+    if (deadline <= end) return {deadline, true};
+    return {end, false};
+  }
+
+  bool expired(const Connection& c, Clock::time_point now) const {
+    return opts.max_lifetime > std::chrono::nanoseconds::zero() &&
+           now - c.created_at() >= opts.max_lifetime;
+  }
+
+  asio::awaitable<Lease> acquire(Clock::time_point deadline);
+  std::shared_ptr<Connection> take_idle();
+  void release(std::shared_ptr<Connection> c) noexcept;
+  void drop(const std::shared_ptr<Connection>& c, std::string_view reason) noexcept;
+  void pass_slot() noexcept;
+  void abandon(Waiter& w) noexcept;
+  void close() noexcept;
+
+  asio::any_io_executor ex;
+  PoolOptions opts;
+  ConnectParams params;
+  telemetry::Logger& log;
+  telemetry::Metrics* metrics;
+
+  std::vector<std::shared_ptr<Connection>> idle;  // back = most recently used
+  std::deque<std::shared_ptr<Waiter>> waiters;    // FIFO
+  int open = 0;                                   // idle + handed out + being opened
+  bool closed = false;
+  std::uint64_t wait_count = 0;
+  double wait_seconds_total = 0;
+  std::uint64_t closed_max_idle = 0;
+  std::uint64_t closed_max_lifetime = 0;
+};
+
+namespace {
+
+Error pool_closed(const PoolOptions& opts) {
+  return Error(ErrorCode::service_unavailable, "database unavailable",
+               "postgres pool " + opts.name + " is closed");
+}
+
+}  // namespace
+
+asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
+  auto self = shared_from_this();
+  if (closed) throw pool_closed(opts);
+  // A reserved slot (counted in `open`) is returned on every exit until a connection holds
+  // it. The guard exists before the first co_await: an awaitable started after cancellation
+  // throws before its body runs, so a guard inside a callee would never be constructed.
+  bool slot = false;
+  ScopeExit give_back([&] {
+    if (slot) {
+      --open;
+      pass_slot();
+    }
+  });
+  // Newcomers go behind queued waiters (FIFO); with waiters queued nothing is idle anyway.
+  if (waiters.empty()) {
+    if (auto c = take_idle()) co_return Lease(self, std::move(c));
+    if (open < opts.max_open) {
+      ++open;
+      slot = true;
+    }
+  }
+
+  if (!slot) {
+    auto w = std::make_shared<Waiter>(ex);
+    waiters.push_back(w);
+    ++wait_count;
+    const auto started = Clock::now();
+    // Runs on every exit, including cancellation and frame destruction: leave the queue and
+    // pass on whatever was handed over but not used.
+    ScopeExit leave([&] { abandon(*w); });
+    w->timer.expires_at(deadline);
+    auto [ec] = co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    const auto now = Clock::now();
+    wait_seconds_total += std::chrono::duration<double>(now - started).count();
+    if (w->conn && now < deadline) co_return Lease(self, std::exchange(w->conn, nullptr));
+    if (w->slot && now < deadline) {
+      w->slot = false;
+      slot = true;
+    } else if (w->closed || closed) {
+      throw pool_closed(opts);
+    } else if (ec == asio::error::operation_aborted && now < deadline) {
+      throw boost::system::system_error(ec, "postgres pool wait cancelled");
+    } else {
+      throw Error(ErrorCode::service_unavailable, "database pool exhausted",
+                  "no free connection in postgres pool " + opts.name + " before the deadline (" +
+                      std::to_string(opts.max_open) + " in use)");
+    }
+  }
+
+  auto c = co_await Connection::open(ex, params, connect_limit(deadline), log, opts.name);
+  slot = false;  // now held by the connection
+  co_return Lease(self, std::move(c));
+}
+
+std::shared_ptr<Connection> PoolState::take_idle() {
+  const auto now = Clock::now();
+  while (!idle.empty()) {
+    auto c = std::move(idle.back());
+    idle.pop_back();
+    if (expired(*c, now)) {
+      ++closed_max_lifetime;
+      drop(c, "max lifetime");
+    } else if (!c->alive()) {
+      drop(c, "closed by server");
+    } else {
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+void PoolState::release(std::shared_ptr<Connection> c) noexcept {
+  if (closed) return drop(c, "pool closed");
+  if (!c->reusable()) return drop(c, c->closed() ? "broken" : "not reusable");
+  if (expired(*c, Clock::now())) {
+    ++closed_max_lifetime;
+    return drop(c, "max lifetime");
+  }
+  if (!waiters.empty()) {
+    auto w = std::move(waiters.front());
+    waiters.pop_front();
+    w->queued = false;
+    w->conn = std::move(c);
+    w->timer.cancel();
+    return;
+  }
+  if (static_cast<int>(idle.size()) >= opts.max_idle) {
+    ++closed_max_idle;
+    return drop(c, "max idle");
+  }
+  idle.push_back(std::move(c));
+}
+
+void PoolState::drop(const std::shared_ptr<Connection>& c, std::string_view reason) noexcept {
+  c->close(reason);
+  --open;
+  pass_slot();
+}
+
+void PoolState::pass_slot() noexcept {
+  if (closed || waiters.empty() || open >= opts.max_open) return;
+  ++open;
+  auto w = std::move(waiters.front());
+  waiters.pop_front();
+  w->queued = false;
+  w->slot = true;
+  w->timer.cancel();
+}
+
+void PoolState::abandon(Waiter& w) noexcept {
+  if (w.queued) {
+    w.queued = false;
+    auto it = std::find_if(waiters.begin(), waiters.end(),
+                           [&](const std::shared_ptr<Waiter>& p) { return p.get() == &w; });
+    if (it != waiters.end()) waiters.erase(it);
+  }
+  if (w.conn) release(std::exchange(w.conn, nullptr));
+  if (w.slot) {
+    w.slot = false;
+    --open;
+    pass_slot();
+  }
+}
+
+void PoolState::close() noexcept {
+  if (closed) return;
+  closed = true;
+  for (auto& c : idle) {
+    c->close("pool closed");
+    --open;
+  }
+  idle.clear();
+  auto queued = std::move(waiters);
+  waiters.clear();
+  for (auto& w : queued) {
+    w->queued = false;
+    w->closed = true;
+    w->timer.cancel();
+  }
+  log.debug("postgres pool closed", {{"pool", opts.name}});
+}
+
+}  // namespace detail
+
+// --- Lease ---
+
+Lease::Lease(std::shared_ptr<detail::PoolState> pool, std::shared_ptr<detail::Connection> conn)
+    : pool_(std::move(pool)), conn_(std::move(conn)) {}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    pool_ = std::move(other.pool_);
+    conn_ = std::move(other.conn_);
+  }
+  return *this;
+}
+
+Lease::~Lease() { release(); }
+
+void Lease::release() noexcept {
+  if (pool_ && conn_) pool_->release(std::move(conn_));
+  conn_.reset();
+  pool_.reset();
+}
+
+int Lease::backend_pid() const { return conn_ ? conn_->backend_pid() : 0; }
+
+asio::awaitable<Result> Lease::query(const Statement& s, Params params,
+                                     Clock::time_point deadline) {
+  std::vector<Query> queries;
+  queries.push_back(Query{&s, std::move(params)});
+  auto results = co_await pipeline(std::move(queries), deadline);
+  co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<Result>> Lease::pipeline(std::vector<Query> queries,
+                                                     Clock::time_point deadline) {
+  // Copies: the Lease may be moved or destroyed while this frame is suspended.
+  auto pool = pool_;
+  auto conn = conn_;
+  if (!conn) throw std::logic_error("postgres Lease used after release");
+  if (conn->closed()) {
+    throw Error(ErrorCode::service_unavailable, "database unavailable", "connection closed");
+  }
+  co_return co_await conn->run(queries, pool->limit_for(deadline), pool->metrics);
+}
+
+asio::awaitable<std::vector<Result>> Lease::execute(std::string sql, Clock::time_point deadline) {
+  auto conn = conn_;
+  if (!conn) throw std::logic_error("postgres Lease used after release");
+  co_return co_await conn->execute(std::move(sql), detail::OpLimit{deadline, true});
+}
+
+// --- Pool ---
+
+Pool::Pool(asio::any_io_executor ex, PoolOptions opts, telemetry::Logger& log,
+           telemetry::Metrics* metrics)
+    : state_(std::make_shared<detail::PoolState>(std::move(ex), std::move(opts), log, metrics)) {}
+
+Pool::~Pool() { state_->close(); }
+
+asio::awaitable<void> Pool::ping(Clock::time_point deadline) {
+  static constexpr Statement kPing{"userservice_ping", "SELECT 1"};
+  try {
+    co_await query(kPing, {}, deadline);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::service_unavailable, "database unavailable",
+                e.detail().empty() ? e.message() : e.detail());
+  } catch (const SqlError& e) {
+    throw Error(ErrorCode::service_unavailable, "database unavailable", e.what());
+  }
+}
+
+asio::awaitable<Result> Pool::query(const Statement& s, Params params, Clock::time_point deadline) {
+  std::vector<Query> queries;
+  queries.push_back(Query{&s, std::move(params)});
+  auto results = co_await pipeline(std::move(queries), deadline);
+  co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<Result>> Pool::pipeline(std::vector<Query> queries,
+                                                    Clock::time_point deadline) {
+  auto state = state_;
+  if (Clock::now() >= deadline) {
+    throw Error(ErrorCode::deadline_exceeded, "request deadline exceeded");
+  }
+  Lease lease = co_await state->acquire(deadline);
+  co_return co_await lease.pipeline(std::move(queries), deadline);
+}
+
+asio::awaitable<Lease> Pool::acquire(Clock::time_point deadline) {
+  auto state = state_;
+  co_return co_await state->acquire(deadline);
+}
+
+void Pool::close() { state_->close(); }
+
+PoolStats Pool::stats() const {
+  const auto& s = *state_;
+  PoolStats out;
+  out.idle = static_cast<int>(s.idle.size());
+  out.in_use = s.open - out.idle;
+  out.max_open = s.opts.max_open;
+  out.wait_count = s.wait_count;
+  out.wait_seconds_total = s.wait_seconds_total;
+  out.closed_max_idle = s.closed_max_idle;
+  out.closed_max_lifetime = s.closed_max_lifetime;
+  return out;
+}
+
+const PoolOptions& Pool::options() const { return state_->opts; }
+
+}  // namespace userservice::postgres

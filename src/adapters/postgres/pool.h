@@ -1,0 +1,199 @@
+#pragma once
+// Asynchronous PostgreSQL access: a connection pool over libpq in nonblocking pipeline mode,
+// driven by the process's single io_context. Beast-free and libpq-free on purpose: store code
+// includes this header, the libpq/Asio plumbing lives in connection.h and the .cpp files.
+//
+//   constexpr Statement kSelectAccount{"select_account", "SELECT ... WHERE user_id = $1"};
+//   Result r = co_await pool.query(kSelectAccount, {user_id}, ctx.deadline);
+//
+// Errors: domain::Error(service_unavailable) when the database cannot be reached, the pool is
+// exhausted until the deadline or one operation exceeds `operation_timeout`;
+// domain::Error(deadline_exceeded) when the request deadline passes while a statement runs;
+// SqlError when the server rejects a statement (the connection stays usable).
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "common/context.h"
+
+struct pg_result;  // libpq's PGresult, kept opaque here
+
+namespace userservice::telemetry {
+class Logger;
+class Metrics;
+}  // namespace userservice::telemetry
+
+namespace userservice::postgres {
+
+// A named SQL statement, prepared once per connection under `name` on first use. Declare them
+// as constexpr constants; the name is also the metric label.
+struct Statement {
+  std::string_view name;
+  std::string_view sql;
+};
+
+// A text-format parameter; nullopt is SQL NULL.
+using Param = std::optional<std::string>;
+
+// The parameters of one statement: `{id, std::nullopt, "x"}` or a std::vector<Param>.
+// A class with a variadic constructor, not std::vector<Param>, because g++ 12 rejects a braced
+// vector inside a co_await expression ("array used as initializer"), and
+// `co_await pool.query(kStmt, {id}, deadline)` is the natural call.
+class Params {
+ public:
+  Params() = default;
+  Params(std::vector<Param> values) : values_(std::move(values)) {}  // implicit on purpose
+  template <typename... Args>
+  requires(sizeof...(Args) > 0 && (std::constructible_from<Param, Args&&> && ...))
+      Params(Args&&... args) {  // implicit on purpose: enables {a, b}
+    values_.reserve(sizeof...(Args));
+    (values_.emplace_back(std::forward<Args>(args)), ...);
+  }
+  void push_back(Param p) { values_.push_back(std::move(p)); }
+  std::size_t size() const noexcept { return values_.size(); }
+  auto begin() const noexcept { return values_.begin(); }
+  auto end() const noexcept { return values_.end(); }
+  const std::vector<Param>& values() const noexcept { return values_; }
+
+ private:
+  std::vector<Param> values_;
+};
+
+struct Query {
+  const Statement* statement;
+  Params params;
+};
+
+// Move-only owner of one statement's result (text format).
+class Result {
+ public:
+  Result() = default;
+  explicit Result(pg_result* res) noexcept : res_(res) {}
+  Result(Result&& other) noexcept : res_(other.res_) { other.res_ = nullptr; }
+  Result& operator=(Result&& other) noexcept;
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+  ~Result();
+
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int col) const;
+  std::string_view get(int row, int col) const;  // text value, "" for NULL
+  std::optional<std::string_view> get_opt(int row, int col) const;
+  int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
+  int column(std::string_view name) const;  // column index by name, -1 when absent
+
+ private:
+  pg_result* res_ = nullptr;
+};
+
+// A statement the server rejected (constraint violation, syntax error, ...). Store code
+// translates it; the message is server text and must not reach clients.
+struct SqlError : std::runtime_error {
+  SqlError(const std::string& message, std::string sqlstate, std::string constraint,
+           std::string statement, std::string detail)
+      : std::runtime_error(message),
+        sqlstate(std::move(sqlstate)),
+        constraint(std::move(constraint)),
+        statement(std::move(statement)),
+        detail(std::move(detail)) {}
+  std::string sqlstate;    // five characters, e.g. "23505"
+  std::string constraint;  // PG_DIAG_CONSTRAINT_NAME, empty when none
+  std::string statement;   // Statement::name that failed, empty for scripts
+  std::string detail;      // PG_DIAG_MESSAGE_DETAIL, empty when none
+};
+
+struct PoolOptions {
+  std::string dsn;  // libpq URI or keyword/value string
+  int max_open = 20;
+  int max_idle = 10;
+  std::chrono::nanoseconds max_lifetime = std::chrono::minutes(30);  // <= 0: unlimited
+  // Bound on one operation (connect or one round trip); also the server's statement_timeout.
+  // <= 0: only the caller's deadline applies.
+  std::chrono::nanoseconds operation_timeout = std::chrono::seconds(1);
+  std::string name = "primary";  // for logs
+};
+
+struct PoolStats {
+  int idle = 0;
+  int in_use = 0;  // handed out or being opened
+  int max_open = 0;
+  std::uint64_t wait_count = 0;
+  double wait_seconds_total = 0;
+  std::uint64_t closed_max_idle = 0;
+  std::uint64_t closed_max_lifetime = 0;
+};
+
+namespace detail {
+class Connection;
+struct PoolState;
+}  // namespace detail
+
+// Exclusive use of one connection, e.g. for an interactive transaction. Destruction (or
+// release()) returns the connection; one left inside a transaction, broken, or used for
+// scripts is closed instead of reused. One operation at a time.
+class Lease {
+ public:
+  Lease(Lease&&) noexcept = default;
+  Lease& operator=(Lease&& other) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease();
+
+  boost::asio::awaitable<Result> query(const Statement& s, Params params,
+                                       Clock::time_point deadline);
+  boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
+                                                       Clock::time_point deadline);
+  // Runs `sql` (one or more ';'-separated statements, no parameters) with the simple-query
+  // protocol, outside pipeline mode, bounded only by `deadline` (not operation_timeout).
+  // One Result per statement. Meant for migrations: the connection is closed on release.
+  boost::asio::awaitable<std::vector<Result>> execute(std::string sql, Clock::time_point deadline);
+  // Server process id of the connection (for tests and logs); 0 when closed.
+  int backend_pid() const;
+  void release() noexcept;
+
+ private:
+  friend struct detail::PoolState;
+  Lease(std::shared_ptr<detail::PoolState> pool, std::shared_ptr<detail::Connection> conn);
+  std::shared_ptr<detail::PoolState> pool_;
+  std::shared_ptr<detail::Connection> conn_;
+};
+
+class Pool {
+ public:
+  // Throws std::invalid_argument when the DSN cannot be parsed. Connects lazily.
+  Pool(boost::asio::any_io_executor ex, PoolOptions opts, telemetry::Logger& log,
+       telemetry::Metrics* metrics);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Gets a connection (opening one if none is idle) and runs SELECT 1.
+  // Throws domain::Error(service_unavailable, "database unavailable", detail) on any failure.
+  boost::asio::awaitable<void> ping(Clock::time_point deadline);
+  boost::asio::awaitable<Result> query(const Statement& s, Params params,
+                                       Clock::time_point deadline);
+  // All queries in one round trip and one implicit transaction; one Result per query.
+  boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
+                                                       Clock::time_point deadline);
+  boost::asio::awaitable<Lease> acquire(Clock::time_point deadline);
+  // Closes idle connections now and in-use ones when released; later calls fail with
+  // service_unavailable.
+  void close();
+  PoolStats stats() const;
+  const PoolOptions& options() const;
+
+ private:
+  std::shared_ptr<detail::PoolState> state_;
+};
+
+}  // namespace userservice::postgres

@@ -1,0 +1,99 @@
+#include "adapters/redis/connection.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace userservice::redis {
+
+namespace {
+
+timeval to_timeval(std::chrono::nanoseconds d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+}
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = Reply::Type::string; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = Reply::Type::status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = Reply::Type::error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.type = Reply::Type::integer; out.integer = r->integer; break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default: out.type = Reply::Type::nil; break;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
+  auto colon = o.addr.rfind(':');
+  if (colon == std::string::npos) throw RedisError("redis address " + o.addr + " is not host:port");
+  std::string host = o.addr.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  std::from_chars(o.addr.data() + colon + 1, o.addr.data() + o.addr.size(), port);
+
+  // Connecting may take longer than one command; never less than a second.
+  auto connect_timeout = std::max<std::chrono::nanoseconds>(o.operation_timeout, std::chrono::seconds(1));
+  redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, to_timeval(connect_timeout));
+  if (!ctx) throw RedisError("cannot connect to redis at " + o.addr + ": out of memory");
+  if (ctx->err) {
+    std::string why = ctx->errstr;
+    redisFree(ctx);
+    throw RedisError("cannot connect to redis at " + o.addr + ": " + why);
+  }
+  std::unique_ptr<Connection> conn(new Connection(ctx));
+  redisSetTimeout(ctx, to_timeval(o.operation_timeout));
+
+  auto expect_ok = [&](const std::vector<std::string_view>& argv, std::string_view what) {
+    Reply r = conn->command(argv);
+    if (r.type == Reply::Type::error) {
+      throw RedisError("redis at " + o.addr + " refused " + std::string(what) + ": " + r.str);
+    }
+  };
+  if (!o.password.empty()) expect_ok({"AUTH", o.password}, "AUTH");
+  if (o.db != 0) {
+    std::string db = std::to_string(o.db);
+    expect_ok({"SELECT", db}, "SELECT " + db);
+  }
+  Reply pong = conn->command({"PING"});
+  if (pong.type == Reply::Type::error) {
+    throw RedisError("redis at " + o.addr + " refused PING: " + pong.str);
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  if (ctx_) redisFree(ctx_);
+}
+
+Reply Connection::command(const std::vector<std::string_view>& argv) {
+  if (broken_) throw RedisError("redis connection is broken");
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  args.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (auto a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
+  if (!reply) {
+    broken_ = true;  // hiredis contexts are unusable after an I/O error or timeout
+    throw RedisError(std::string("redis I/O error: ") + (ctx_->errstr[0] ? ctx_->errstr : "timeout"));
+  }
+  Reply out = convert(reply);
+  freeReplyObject(reply);
+  return out;
+}
+
+}  // namespace userservice::redis

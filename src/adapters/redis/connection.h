@@ -1,0 +1,55 @@
+#pragma once
+// A blocking hiredis connection. Redis is never on a request path: this is used at
+// startup (AUTH, SELECT, PING) and by the background event relay.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct redisContext;
+
+namespace userservice::redis {
+
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Reply {
+  enum class Type { nil, string, status, integer, array, error };
+  Type type = Type::nil;
+  std::string str;  // string, status or error text
+  long long integer = 0;
+  std::vector<Reply> elements;
+};
+
+struct ConnectOptions {
+  std::string addr;  // host:port
+  std::string password;
+  int db = 0;
+  std::chrono::nanoseconds operation_timeout = std::chrono::milliseconds(250);
+};
+
+class Connection {
+ public:
+  // Connects, authenticates (when a password is set), selects the db and pings.
+  // Throws RedisError with a message fit for the startup line.
+  static std::unique_ptr<Connection> open(const ConnectOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // One command; a Redis error reply comes back as Type::error, I/O failures throw.
+  Reply command(const std::vector<std::string_view>& argv);
+  bool broken() const noexcept { return broken_; }
+
+ private:
+  explicit Connection(redisContext* ctx) : ctx_(ctx) {}
+  redisContext* ctx_;
+  bool broken_ = false;
+};
+
+}  // namespace userservice::redis

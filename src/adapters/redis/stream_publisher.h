@@ -1,0 +1,35 @@
+#pragma once
+// XADD to one Redis Stream, trimmed approximately to a maximum length (api.md §10).
+#include <cstdint>
+#include <string>
+
+#include "adapters/redis/connection.h"
+
+namespace userservice::redis {
+
+struct StreamEvent {
+  std::string event_id;
+  std::string event_type;
+  std::string user_id;
+  std::string occurred_at;  // RFC 3339
+  std::string payload;      // JSON object as text
+  std::string trace_id;     // empty: field omitted
+};
+
+class StreamPublisher {
+ public:
+  StreamPublisher(std::string stream, std::int64_t max_len)
+      : stream_(std::move(stream)), max_len_(std::to_string(max_len)) {}
+
+  const std::string& stream() const noexcept { return stream_; }
+
+  // XADD <stream> MAXLEN ~ <max_len> * event_id … [trace_id …]; returns the entry id.
+  // Throws RedisError on I/O failure or an error reply.
+  std::string publish(Connection& conn, const StreamEvent& event) const;
+
+ private:
+  std::string stream_;
+  std::string max_len_;
+};
+
+}  // namespace userservice::redis

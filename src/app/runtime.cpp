@@ -1,0 +1,198 @@
+#include "app/runtime.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include "adapters/http/handlers/handlers.h"
+#include "adapters/http/router.h"
+#include "adapters/http/server.h"
+#include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pool.h"
+#include "adapters/postgres/user_store.h"
+#include "adapters/redis/connection.h"
+#include "adapters/redis/stream_publisher.h"
+#include "config/duration.h"
+#include "domain/error.h"
+#include "services/account_service.h"
+#include "telemetry/metrics.h"
+
+namespace userservice::app {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A failed startup step: printed as "startup failed: <step>: <message>".
+struct StartupError : std::runtime_error {
+  StartupError(std::string step, const std::string& message)
+      : std::runtime_error(step + ": " + message) {}
+};
+
+// Runs `fn`, turning any exception into a StartupError naming `step`.
+template <typename Fn>
+auto step(std::string_view name, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const domain::Error& e) {
+    throw StartupError(std::string(name), e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
+  } catch (const std::exception& e) {
+    throw StartupError(std::string(name), e.what());
+  }
+}
+
+// Startup checks get a fixed budget: long enough for a slow connect, short enough that
+// an unreachable dependency ends the process within seconds.
+constexpr auto kStartupPingBudget = 5s;
+constexpr auto kMigrationBudget = 120s;
+
+}  // namespace
+
+struct Runtime::Impl {
+  Impl(config::Config c, telemetry::Logger& l) : cfg(std::move(c)), log(l) {}
+
+  config::Config cfg;
+  telemetry::Logger& log;
+  asio::io_context io{1};  // one event-loop thread: no locks on the request path
+  telemetry::Metrics metrics;
+
+  std::unique_ptr<redis::Connection> redis;
+  std::unique_ptr<postgres::Pool> primary;
+  std::unique_ptr<postgres::PgUserStore> store;
+  std::optional<redis::StreamPublisher> domain_events;
+  std::optional<redis::StreamPublisher> lifecycle_events;
+  std::unique_ptr<services::AccountService> accounts;
+  http::Router internal_router;
+  http::Router admin_router;
+  std::unique_ptr<http::Server> internal_server;
+  std::unique_ptr<http::Server> admin_server;
+
+  asio::awaitable<void> start();
+  asio::awaitable<void> shutdown();
+  asio::awaitable<void> main();
+};
+
+asio::awaitable<void> Runtime::Impl::start() {
+  // 1. Redis: AUTH, SELECT, PING with the operation timeout.
+  redis = step("redis", [&] {
+    return redis::Connection::open({cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
+                                    cfg.redis.operation_timeout});
+  });
+  log.info("redis connected", {{"addr", cfg.redis.master_addr}, {"db", cfg.redis.db}});
+
+  // 2. PostgreSQL pool, pinged, then migrated forward under an advisory lock.
+  primary = std::make_unique<postgres::Pool>(
+      io.get_executor(),
+      postgres::PoolOptions{cfg.postgres.primary_dsn, cfg.postgres.max_open_conns,
+                            cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
+                            cfg.postgres.operation_timeout, "primary"},
+      log, &metrics);
+  try {
+    co_await primary->ping(Clock::now() + kStartupPingBudget);
+    co_await postgres::migrate(*primary, log, Clock::now() + kMigrationBudget);
+  } catch (const domain::Error& e) {
+    throw StartupError("postgres", e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
+  } catch (const std::exception& e) {
+    throw StartupError("postgres", e.what());
+  }
+  log.info("postgres ready", {{"max_open_conns", cfg.postgres.max_open_conns}});
+
+  // 3. The user store.
+  store = std::make_unique<postgres::PgUserStore>(*primary);
+
+  // 4. Two stream publishers sharing the Redis connection.
+  domain_events.emplace(cfg.redis.domain_events_stream, cfg.redis.domain_events_max_len);
+  lifecycle_events.emplace(cfg.redis.lifecycle_events_stream, cfg.redis.lifecycle_events_max_len);
+
+  // 5. Application services and the internal router.
+  accounts = std::make_unique<services::AccountService>(*store);
+  http::register_auth_routes(internal_router, *accounts);
+
+  // 6. Listeners: bind both before serving either, so a bad admin address fails the
+  // start before the internal listener has accepted anything.
+  internal_server = std::make_unique<http::Server>(
+      io,
+      http::ServerOptions{"internal", cfg.internal_http.addr, cfg.internal_http.read_header_timeout,
+                          cfg.internal_http.read_timeout, cfg.internal_http.idle_timeout,
+                          cfg.internal_request_timeout},
+      internal_router, log, &metrics);
+  step("internal listener", [&] { internal_server->listen(); });
+  if (!cfg.admin_http.addr.empty()) {
+    auto serve_metrics = [this](http::Request& req) -> asio::awaitable<http::Response> {
+      http::Response res;
+      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      if (req.method != http::Method::head) res.body = metrics.serialize();
+      co_return res;
+    };
+    admin_router.add(http::Method::get, "/metrics", serve_metrics);
+    admin_router.add(http::Method::head, "/metrics", serve_metrics);
+    http::ServerOptions admin_options{"admin", cfg.admin_http.addr,
+                                      cfg.admin_http.read_header_timeout,
+                                      cfg.admin_http.read_timeout, cfg.admin_http.idle_timeout};
+    admin_options.json_api = false;  // GET/HEAD only; no bodies to check
+    admin_server = std::make_unique<http::Server>(io, admin_options, admin_router, log, &metrics);
+    step("admin listener", [&] { admin_server->listen(); });
+  }
+  internal_server->start();
+  if (admin_server) admin_server->start();
+  log.info("listening", {{"internal_addr", cfg.internal_http.addr},
+                         {"internal_port", unsigned{internal_server->port()}},
+                         {"admin_addr", cfg.admin_http.addr},
+                         {"admin_port", admin_server ? unsigned{admin_server->port()} : 0u}});
+}
+
+asio::awaitable<void> Runtime::Impl::shutdown() {
+  const auto deadline = Clock::now() + cfg.shutdown_timeout;
+  log.info("shutting down", {{"timeout", config::format_go_duration(cfg.shutdown_timeout)}});
+  // Listeners first (stop accepting, let in-flight requests finish), then the pools
+  // those requests were using.
+  if (internal_server) co_await internal_server->shutdown(deadline);
+  if (admin_server) co_await admin_server->shutdown(deadline);
+  if (primary) primary->close();
+}
+
+asio::awaitable<void> Runtime::Impl::main() {
+  try {
+    co_await start();
+  } catch (...) {
+    if (primary) primary->close();
+    throw;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int signo = co_await signals.async_wait(asio::use_awaitable);
+  log.info("signal received", {{"signal", signo}});
+  co_await shutdown();
+}
+
+Runtime::Runtime(config::Config config, telemetry::Logger& log)
+    : impl_(std::make_unique<Impl>(std::move(config), log)) {}
+
+Runtime::~Runtime() = default;
+
+int Runtime::run() {
+  int exit_code = 0;
+  asio::co_spawn(impl_->io, impl_->main(), [&](std::exception_ptr ep) {
+    if (!ep) return;
+    exit_code = 1;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      impl_->log.error("startup failed", {{"error", e.what()}});
+      std::fprintf(stderr, "userservice: startup failed: %s\n", e.what());
+    }
+  });
+  // run() returns once every coroutine has finished: after a graceful shutdown, or
+  // right after a failed start (nothing was left running).
+  impl_->io.run();
+  if (exit_code == 0) impl_->log.info("stopped");
+  return exit_code;
+}
+
+}  // namespace userservice::app

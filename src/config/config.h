@@ -1,0 +1,95 @@
+#pragma once
+// Every configuration variable of runtime.md and api.md §11, with their defaults.
+// Loading validates everything up front: the process either starts with a complete,
+// coherent Config or exits with one line naming the offending variable.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "telemetry/log.h"
+
+namespace userservice::config {
+
+using namespace std::chrono_literals;
+using Duration = std::chrono::nanoseconds;
+
+// "USERSERVICE_X: what is wrong" — what() is the one line printed at startup.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string variable, const std::string& problem)
+      : std::runtime_error(variable + ": " + problem), variable_(std::move(variable)) {}
+  const std::string& variable() const noexcept { return variable_; }
+
+ private:
+  std::string variable_;
+};
+
+struct ListenerConfig {
+  std::string addr;  // "host:port" or ":port"; empty = listener off (admin only)
+  Duration read_header_timeout = 2s;
+  Duration read_timeout = 10s;
+  Duration idle_timeout = 60s;
+};
+
+struct RedisConfig {
+  std::string master_addr;  // host:port
+  std::string password;     // may be empty (Redis without AUTH)
+  std::vector<std::string> replica_addrs;
+  int db = 0;
+  Duration operation_timeout = 250ms;
+  std::string domain_events_stream = "user:domain_events";
+  std::int64_t domain_events_max_len = 1'000'000;
+  std::string lifecycle_events_stream = "user:lifecycle_events";
+  std::int64_t lifecycle_events_max_len = 100'000;
+};
+
+struct PostgresConfig {
+  std::string primary_dsn;
+  std::vector<std::string> replica_dsns;
+  Duration operation_timeout = 1s;
+  int max_open_conns = 20;
+  int max_idle_conns = 10;  // clamped to max_open_conns, as database/sql does
+  Duration conn_max_lifetime = 30min;
+};
+
+enum class Exporter { otlp, console, none };
+enum class OtlpProtocol { http_protobuf, http_json };
+
+struct TelemetryConfig {
+  std::string service_name = "userservice";
+  Exporter traces_exporter = Exporter::otlp;
+  Exporter metrics_exporter = Exporter::otlp;
+  OtlpProtocol traces_protocol = OtlpProtocol::http_protobuf;
+  OtlpProtocol metrics_protocol = OtlpProtocol::http_protobuf;
+  std::string traces_endpoint = "http://localhost:4318/v1/traces";
+  std::string metrics_endpoint = "http://localhost:4318/v1/metrics";
+  bool stdout_traces = false;
+  bool stdout_metrics = false;
+};
+
+struct Config {
+  Duration shutdown_timeout = 5s;
+  telemetry::Level log_level = telemetry::Level::info;
+  ListenerConfig internal_http{":8091"};
+  Duration internal_request_timeout = 3s;
+  ListenerConfig admin_http{""};
+  RedisConfig redis;
+  PostgresConfig postgres;
+  Duration expiry_sweep_interval = 30s;
+  TelemetryConfig telemetry;
+};
+
+using Getenv = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Reads the process environment.
+std::optional<std::string> process_getenv(std::string_view name);
+
+// Throws ConfigError for the first problem found.
+Config load(const Getenv& getenv = process_getenv);
+
+}  // namespace userservice::config

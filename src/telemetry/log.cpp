@@ -1,0 +1,108 @@
+#include "telemetry/log.h"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+namespace userservice::telemetry {
+
+std::optional<Level> parse_level(std::string_view text) {
+  if (text == "debug") return Level::debug;
+  if (text == "info") return Level::info;
+  if (text == "warn") return Level::warn;
+  if (text == "error") return Level::error;
+  return std::nullopt;
+}
+
+std::string_view to_string(Level level) {
+  switch (level) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "warn";
+    case Level::error: return "error";
+  }
+  return "info";
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xf];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+namespace {
+void append_timestamp(std::string& out) {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = time_point_cast<seconds>(now);
+  auto micros = duration_cast<microseconds>(now - secs).count();
+  std::time_t t = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(micros));
+  out += buf;
+}
+}  // namespace
+
+void Logger::log(Level level, std::string_view msg, Fields fields) {
+  if (!enabled(level)) return;
+  std::string line;
+  line.reserve(256);
+  line += "{\"time\":\"";
+  append_timestamp(line);
+  line += "\",\"level\":\"";
+  line += to_string(level);
+  line += "\",\"msg\":\"";
+  append_json_escaped(line, msg);
+  line += '"';
+  for (const Field& f : fields) {
+    line += ",\"";
+    append_json_escaped(line, f.key);
+    line += "\":";
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string_view>) {
+            line += '"';
+            append_json_escaped(line, v);
+            line += '"';
+          } else if constexpr (std::is_same_v<T, bool>) {
+            line += v ? "true" : "false";
+          } else if constexpr (std::is_same_v<T, double>) {
+            if (std::isfinite(v)) {
+              char buf[32];
+              std::snprintf(buf, sizeof buf, "%.6g", v);
+              line += buf;
+            } else {
+              line += "null";
+            }
+          } else {
+            line += std::to_string(v);
+          }
+        },
+        f.value);
+  }
+  line += "}\n";
+  std::lock_guard lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+}  // namespace userservice::telemetry

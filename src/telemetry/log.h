@@ -1,0 +1,59 @@
+#pragma once
+// Structured logs: one JSON object per line on stdout, filtered by level.
+//   log.info("listening", {{"addr", "0.0.0.0:8091"}});
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace userservice::telemetry {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+// "debug" | "info" | "warn" | "error"; nullopt otherwise.
+std::optional<Level> parse_level(std::string_view text);
+std::string_view to_string(Level level);
+
+struct Field {
+  using Value = std::variant<std::string_view, std::int64_t, double, bool>;
+  Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+  Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  Field(std::string_view k, std::int64_t v) : key(k), value(v) {}
+  Field(std::string_view k, int v) : key(k), value(std::int64_t{v}) {}
+  Field(std::string_view k, unsigned v) : key(k), value(std::int64_t{v}) {}
+  Field(std::string_view k, std::size_t v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  Field(std::string_view k, double v) : key(k), value(v) {}
+  Field(std::string_view k, bool v) : key(k), value(v) {}
+  std::string_view key;
+  Value value;
+};
+
+using Fields = std::initializer_list<Field>;
+
+class Logger {
+ public:
+  explicit Logger(Level min_level = Level::info, std::FILE* out = stdout)
+      : min_(min_level), out_(out) {}
+
+  bool enabled(Level level) const noexcept { return level >= min_; }
+  void log(Level level, std::string_view msg, Fields fields = {});
+  void debug(std::string_view msg, Fields f = {}) { log(Level::debug, msg, f); }
+  void info(std::string_view msg, Fields f = {}) { log(Level::info, msg, f); }
+  void warn(std::string_view msg, Fields f = {}) { log(Level::warn, msg, f); }
+  void error(std::string_view msg, Fields f = {}) { log(Level::error, msg, f); }
+
+ private:
+  Level min_;
+  std::FILE* out_;
+  std::mutex mu_;  // background threads (relay, exporters) log too
+};
+
+// Appends `text` to `out` as the body of a JSON string (no quotes added).
+void append_json_escaped(std::string& out, std::string_view text);
+
+}  // namespace userservice::telemetry

@@ -1,0 +1,615 @@
+// The PostgreSQL pool against a real server: parameters and NULLs, prepared statements,
+// pipelines, errors, pool limits, deadlines, cancellation, reconnects.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "adapters/postgres/pool.h"
+#include "domain/error.h"
+#include "support/servers.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+using userservice::Clock;
+using userservice::domain::Error;
+using userservice::domain::ErrorCode;
+using userservice::postgres::Lease;
+using userservice::postgres::Pool;
+using userservice::postgres::PoolOptions;
+using userservice::postgres::Query;
+using userservice::postgres::Result;
+using userservice::postgres::SqlError;
+using userservice::postgres::Statement;
+
+constexpr Statement kEcho{"test_echo", "SELECT $1::text AS a, $2::int + 1 AS b, NULL::text AS c"};
+constexpr Statement kIsNull{"test_is_null", "SELECT $1::text IS NULL"};
+constexpr Statement kPid{"test_pid", "SELECT pg_backend_pid()"};
+constexpr Statement kSleep{"test_sleep", "SELECT pg_sleep($1::float8)"};
+constexpr Statement kInsert{"test_insert", "INSERT INTO items (id, label) VALUES ($1::int, $2)"};
+constexpr Statement kInsertMany{"test_insert_many",
+                                "INSERT INTO items (id, label) SELECT g, 'x' FROM "
+                                "generate_series($1::int, $2::int) g"};
+constexpr Statement kCount{"test_count", "SELECT count(*) FROM items"};
+constexpr Statement kPreparedCount{"test_prepared_count",
+                                   "SELECT count(*) FROM pg_prepared_statements "
+                                   "WHERE name = $1"};
+constexpr Statement kBadSyntax{"test_bad_syntax", "SELEC 1"};
+constexpr Statement kBegin{"test_begin", "BEGIN"};
+constexpr Statement kCommit{"test_commit", "COMMIT"};
+constexpr Statement kStatementTimeout{"test_statement_timeout", "SHOW statement_timeout"};
+
+// ASSERT_* returns from the function, which a coroutine cannot do.
+#define CO_ASSERT_TRUE(cond)                     \
+  if (!(cond)) {                                 \
+    ADD_FAILURE() << "expected true: " << #cond; \
+    co_return;                                   \
+  }
+
+asio::awaitable<void> sleep_for(Clock::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// Awaits `op` and returns the domain::Error it threw (nullopt if none).
+template <typename T>
+asio::awaitable<std::optional<Error>> error_of(asio::awaitable<T> op) {
+  try {
+    co_await std::move(op);
+  } catch (const Error& e) {
+    co_return e;
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<int> backend_pid(Pool& pool) {
+  Result r = co_await pool.query(kPid, {}, Clock::now() + 5s);
+  co_return std::stoi(std::string(r.get(0, 0)));
+}
+
+class PostgresPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dsn_ = userservice::testing::shared_pg().create_database();
+    userservice::testing::shared_pg().query(dsn_,
+                                            "CREATE TABLE items (id int PRIMARY KEY, label text)");
+  }
+
+  PoolOptions options(int max_open = 4) const {
+    PoolOptions o;
+    o.dsn = dsn_;
+    o.max_open = max_open;
+    o.max_idle = max_open;
+    o.operation_timeout = 5s;
+    o.name = "test";
+    return o;
+  }
+
+  // Runs `body` on the test's io_context until it finishes; rethrows its exception.
+  void run(const std::function<asio::awaitable<void>()>& body) {
+    std::exception_ptr error;
+    bool done = false;
+    asio::co_spawn(io_, body(), [&](std::exception_ptr e) {
+      error = e;
+      done = true;
+    });
+    io_.restart();
+    io_.run_for(60s);
+    ASSERT_TRUE(done) << "test coroutine did not finish";
+    if (error) std::rethrow_exception(error);
+  }
+
+  asio::io_context io_;
+  userservice::telemetry::Logger log_{userservice::telemetry::Level::error, stderr};
+  std::string dsn_;
+};
+
+TEST_F(PostgresPoolTest, QueryWithParamsAndNulls) {
+  Pool pool(io_.get_executor(), options(), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    co_await pool.ping(Clock::now() + 5s);
+    Result r = co_await pool.query(kEcho, {"hello", "41"}, Clock::now() + 5s);
+    EXPECT_EQ(r.rows(), 1);
+    EXPECT_EQ(r.columns(), 3);
+    EXPECT_EQ(r.get(0, 0), "hello");
+    EXPECT_EQ(r.get(0, 1), "42");
+    EXPECT_TRUE(r.is_null(0, 2));
+    EXPECT_EQ(r.get(0, 2), "");
+    EXPECT_EQ(r.get_opt(0, 2), std::nullopt);
+    EXPECT_EQ(r.get_opt(0, 0), std::optional<std::string_view>("hello"));
+    EXPECT_EQ(r.column("b"), 1);
+    EXPECT_EQ(r.column("missing"), -1);
+
+    Result null_param = co_await pool.query(kIsNull, {std::nullopt}, Clock::now() + 5s);
+    EXPECT_EQ(null_param.get(0, 0), "t");
+    Result empty_param = co_await pool.query(kIsNull, {""}, Clock::now() + 5s);
+    EXPECT_EQ(empty_param.get(0, 0), "f");
+
+    Result inserted = co_await pool.query(kInsertMany, {"1", "3"}, Clock::now() + 5s);
+    EXPECT_EQ(inserted.affected_rows(), 3);
+    EXPECT_EQ(inserted.rows(), 0);
+    Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
+    EXPECT_EQ(count.get(0, 0), "3");
+  });
+}
+
+TEST_F(PostgresPoolTest, PreparesEachStatementOncePerConnection) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    for (int i = 0; i < 3; ++i) {
+      Result r = co_await pool.query(kEcho, {"x", std::to_string(i)}, Clock::now() + 5s);
+      EXPECT_EQ(r.get(0, 1), std::to_string(i + 1));
+    }
+    Result prepared = co_await pool.query(kPreparedCount, {"test_echo"}, Clock::now() + 5s);
+    EXPECT_EQ(prepared.get(0, 0), "1");
+    EXPECT_EQ(co_await backend_pid(pool), pid);  // all on the one connection
+
+    // The server's statement_timeout is the operation timeout.
+    Result timeout = co_await pool.query(kStatementTimeout, {}, Clock::now() + 5s);
+    EXPECT_EQ(timeout.get(0, 0), "5s");
+  });
+}
+
+TEST_F(PostgresPoolTest, PipelineIsOneAtomicTransaction) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    std::vector<Query> ok;
+    ok.push_back({&kInsert, {"1", "one"}});
+    ok.push_back({&kInsert, {"2", std::nullopt}});
+    ok.push_back({&kCount, {}});
+    auto results = co_await pool.pipeline(std::move(ok), Clock::now() + 5s);
+    CO_ASSERT_TRUE(results.size() == 3u);
+    EXPECT_EQ(results[0].affected_rows(), 1);
+    EXPECT_EQ(results[2].get(0, 0), "2");
+
+    // The second statement fails: the first is rolled back with it.
+    std::vector<Query> bad;
+    bad.push_back({&kInsert, {"10", "ten"}});
+    bad.push_back({&kInsert, {"1", "duplicate"}});
+    bad.push_back({&kCount, {}});
+    std::optional<SqlError> error;
+    try {
+      co_await pool.pipeline(std::move(bad), Clock::now() + 5s);
+    } catch (const SqlError& e) {
+      error = e;
+    }
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->sqlstate, "23505");
+    EXPECT_EQ(error->constraint, "items_pkey");
+    EXPECT_EQ(error->statement, "test_insert");
+    Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
+    EXPECT_EQ(count.get(0, 0), "2");
+    // The connection survived the SQL error, and its prepared statements too.
+    EXPECT_EQ(co_await backend_pid(pool), pid);
+    Result again = co_await pool.query(kInsert, {"3", "three"}, Clock::now() + 5s);
+    EXPECT_EQ(again.affected_rows(), 1);
+  });
+}
+
+TEST_F(PostgresPoolTest, SqlErrorsKeepTheConnectionUsable) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    for (int i = 0; i < 2; ++i) {  // a statement that failed to prepare is not remembered
+      std::string state;
+      try {
+        co_await pool.query(kBadSyntax, {}, Clock::now() + 5s);
+      } catch (const SqlError& e) {
+        state = e.sqlstate;
+      }
+      EXPECT_EQ(state, "42601");
+    }
+    co_await pool.query(kInsert, {"1", "a"}, Clock::now() + 5s);
+    std::string state;
+    try {
+      co_await pool.query(kInsert, {"1", "b"}, Clock::now() + 5s);
+    } catch (const SqlError& e) {
+      state = e.sqlstate;
+    }
+    EXPECT_EQ(state, "23505");
+    EXPECT_EQ(co_await backend_pid(pool), pid);
+  });
+}
+
+TEST_F(PostgresPoolTest, MaxOpenIsRespectedAndWaitersAreServedFifo) {
+  Pool pool(io_.get_executor(), options(2), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    int active = 0, max_active = 0, finished = 0;
+    std::set<int> pids;
+    for (int i = 0; i < 6; ++i) {
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            Lease lease = co_await pool.acquire(Clock::now() + 10s);
+            max_active = std::max(max_active, ++active);
+            pids.insert(lease.backend_pid());
+            co_await lease.query(kSleep, {"0.05"}, Clock::now() + 5s);
+            --active;
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < 6) co_await sleep_for(10ms);
+    EXPECT_EQ(max_active, 2);
+    EXPECT_LE(pids.size(), 2u);
+    EXPECT_GE(pool.stats().wait_count, 4u);
+    EXPECT_GT(pool.stats().wait_seconds_total, 0.0);
+
+    // FIFO: with one connection held, waiters get it in the order they queued.
+    Lease held = co_await pool.acquire(Clock::now() + 5s);
+    Lease held2 = co_await pool.acquire(Clock::now() + 5s);
+    std::vector<int> order;
+    int served = 0;
+    for (int i = 0; i < 4; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i]() -> asio::awaitable<void> {
+            Lease lease = co_await pool.acquire(Clock::now() + 10s);
+            order.push_back(i);
+            co_await sleep_for(5ms);
+            lease.release();
+            ++served;
+          },
+          asio::detached);
+      co_await sleep_for(2ms);  // queue them in a known order
+    }
+    EXPECT_EQ(pool.stats().in_use, 2);
+    EXPECT_EQ(pool.stats().idle, 0);
+    held.release();
+    while (served < 4) co_await sleep_for(5ms);
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+    held2.release();
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(pool.stats().idle, 2);
+  });
+}
+
+TEST_F(PostgresPoolTest, WaitingPastTheDeadlineIsPoolExhausted) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    Lease held = co_await pool.acquire(Clock::now() + 5s);
+    const auto started = Clock::now();
+    auto error = co_await error_of(pool.query(kPid, {}, Clock::now() + 100ms));
+    EXPECT_LT(Clock::now() - started, 1s);
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code(), ErrorCode::service_unavailable);
+    EXPECT_EQ(error->message(), "database pool exhausted");
+    // The expired waiter left the queue: the connection goes back to idle, then serves us.
+    held.release();
+    EXPECT_EQ(pool.stats().idle, 1);
+    co_await pool.query(kPid, {}, Clock::now() + 5s);
+  });
+}
+
+TEST_F(PostgresPoolTest, RequestDeadlineDuringQueryIsDeadlineExceededAndClosesConnection) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    const auto started = Clock::now();
+    auto error = co_await error_of(pool.query(kSleep, {"3"}, Clock::now() + 200ms));
+    EXPECT_LT(Clock::now() - started, 1s);
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code(), ErrorCode::deadline_exceeded);
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(pool.stats().idle, 0);
+    EXPECT_NE(co_await backend_pid(pool), pid);  // not reused
+  });
+}
+
+TEST_F(PostgresPoolTest, OperationTimeoutIsServiceUnavailable) {
+  PoolOptions o = options(1);
+  o.operation_timeout = 200ms;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    const auto started = Clock::now();
+    auto error = co_await error_of(pool.query(kSleep, {"3"}, Clock::now() + 10s));
+    EXPECT_LT(Clock::now() - started, 1s);
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code(), ErrorCode::service_unavailable);
+    EXPECT_EQ(error->message(), "database unavailable");
+    EXPECT_NE(co_await backend_pid(pool), pid);
+  });
+}
+
+TEST_F(PostgresPoolTest, SlowQueryDoesNotBlockOthers) {
+  Pool pool(io_.get_executor(), options(4), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    std::optional<Clock::time_point> slow_done;
+    const auto started = Clock::now();
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          co_await pool.query(kSleep, {"0.5"}, Clock::now() + 5s);
+          slow_done = Clock::now();
+        },
+        asio::detached);
+    co_await sleep_for(20ms);
+    for (int i = 0; i < 20; ++i) co_await pool.query(kPid, {}, Clock::now() + 5s);
+    const auto fast_done = Clock::now();
+    EXPECT_FALSE(slow_done.has_value());
+    EXPECT_LT(fast_done - started, 400ms);
+    while (!slow_done) co_await sleep_for(10ms);
+    EXPECT_GE(*slow_done - started, 500ms);
+  });
+}
+
+TEST_F(PostgresPoolTest, CancelledQueryClosesItsConnection) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int pid = co_await backend_pid(pool);
+    auto winner = co_await (pool.query(kSleep, {"3"}, Clock::now() + 10s) || sleep_for(100ms));
+    EXPECT_EQ(winner.index(), 1u);
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(pool.stats().idle, 0);
+    EXPECT_NE(co_await backend_pid(pool), pid);
+    EXPECT_EQ(pool.stats().idle, 1);
+  });
+}
+
+TEST_F(PostgresPoolTest, CancelledWaiterLeavesTheQueue) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    Lease held = co_await pool.acquire(Clock::now() + 5s);
+    const int pid = held.backend_pid();
+    auto winner = co_await (pool.acquire(Clock::now() + 10s) || sleep_for(50ms));
+    EXPECT_EQ(winner.index(), 1u);
+    held.release();
+    EXPECT_EQ(pool.stats().idle, 1);  // not handed to the departed waiter
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(co_await backend_pid(pool), pid);
+  });
+}
+
+TEST_F(PostgresPoolTest, CancelledConnectReturnsItsSlot) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) {
+      // Cancelled at once: the connect is abandoned part-way.
+      co_await (pool.query(kPid, {}, Clock::now() + 5s) || sleep_for(0ms));
+      EXPECT_EQ(pool.stats().in_use, 0);
+    }
+    co_await pool.query(kPid, {}, Clock::now() + 5s);
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(pool.stats().idle, 1);
+  });
+}
+
+TEST_F(PostgresPoolTest, StaysConsistentUnderConcurrencyAndRandomCancellation) {
+  Pool pool(io_.get_executor(), options(3), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    int finished = 0, ok = 0, cancelled = 0;
+    unsigned seed = 12345;
+    const auto next = [&seed] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+    constexpr int kWorkers = 8, kRounds = 40;
+    for (int w = 0; w < kWorkers; ++w) {
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < kRounds; ++i) {
+              // Mostly 0-20 ms (cancelled in the pool queue, while connecting or mid-query),
+              // every fourth round unhurried.
+              const auto budget = i % 4 == 3 ? std::chrono::microseconds(2'000'000)
+                                             : std::chrono::microseconds(next() % 20'000);
+              std::vector<Query> batch;
+              batch.push_back({&kEcho, {"x", std::to_string(i)}});
+              batch.push_back({&kSleep, {"0.001"}});
+              auto winner = co_await (pool.pipeline(std::move(batch), Clock::now() + 5s) ||
+                                      sleep_for(budget));
+              ++(winner.index() == 0 ? ok : cancelled);
+            }
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < kWorkers) co_await sleep_for(10ms);
+    EXPECT_EQ(ok + cancelled, kWorkers * kRounds);
+    EXPECT_GE(ok, kWorkers * kRounds / 4);  // at least the unhurried rounds
+    EXPECT_GT(cancelled, 0);
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_LE(pool.stats().idle, 3);
+    co_await pool.query(kPid, {}, Clock::now() + 5s);
+  });
+}
+
+TEST_F(PostgresPoolTest, MaxLifetimeRecyclesConnections) {
+  PoolOptions o = options(1);
+  o.max_lifetime = 300ms;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    const int first = co_await backend_pid(pool);
+    EXPECT_EQ(co_await backend_pid(pool), first);
+    co_await sleep_for(400ms);
+    const int second = co_await backend_pid(pool);
+    EXPECT_NE(second, first);
+    EXPECT_EQ(pool.stats().closed_max_lifetime, 1u);
+  });
+}
+
+TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnections) {
+  PoolOptions o = options(4);
+  o.max_idle = 1;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    int finished = 0;
+    for (int i = 0; i < 4; ++i) {
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            co_await pool.query(kSleep, {"0.1"}, Clock::now() + 5s);
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < 4) co_await sleep_for(10ms);
+    EXPECT_EQ(pool.stats().idle, 1);
+    EXPECT_EQ(pool.stats().in_use, 0);
+    EXPECT_EQ(pool.stats().closed_max_idle, 3u);
+  });
+}
+
+TEST_F(PostgresPoolTest, LeaseLeftInTransactionIsDiscarded) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    int committed_pid = 0;
+    {
+      Lease lease = co_await pool.acquire(Clock::now() + 5s);
+      committed_pid = lease.backend_pid();
+      co_await lease.query(kBegin, {}, Clock::now() + 5s);
+      co_await lease.query(kInsert, {"1", "kept"}, Clock::now() + 5s);
+      co_await lease.query(kCommit, {}, Clock::now() + 5s);
+    }
+    EXPECT_EQ(co_await backend_pid(pool), committed_pid);  // clean: reused
+    int open_pid = 0;
+    {
+      Lease lease = co_await pool.acquire(Clock::now() + 5s);
+      open_pid = lease.backend_pid();
+      co_await lease.query(kBegin, {}, Clock::now() + 5s);
+      co_await lease.query(kInsert, {"2", "rolled back"}, Clock::now() + 5s);
+    }  // no COMMIT: closed, which rolls back
+    EXPECT_NE(co_await backend_pid(pool), open_pid);
+    Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
+    EXPECT_EQ(count.get(0, 0), "1");
+  });
+}
+
+TEST_F(PostgresPoolTest, ClosedPoolRefusesWork) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    co_await pool.query(kPid, {}, Clock::now() + 5s);
+    Lease held = co_await pool.acquire(Clock::now() + 5s);
+    pool.close();
+    auto error = co_await error_of(pool.query(kPid, {}, Clock::now() + 5s));
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code(), ErrorCode::service_unavailable);
+    held.release();  // closed on release
+    EXPECT_EQ(pool.stats().idle, 0);
+    EXPECT_EQ(pool.stats().in_use, 0);
+  });
+}
+
+TEST_F(PostgresPoolTest, UnreachableServerIsServiceUnavailable) {
+  PoolOptions o = options(1);
+  o.dsn = "host=127.0.0.1 port=" + std::to_string(userservice::testing::free_loopback_port()) +
+          " user=postgres dbname=postgres connect_timeout=2";
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ping = co_await error_of(pool.ping(Clock::now() + 5s));
+    CO_ASSERT_TRUE(ping.has_value());
+    EXPECT_EQ(ping->code(), ErrorCode::service_unavailable);
+    EXPECT_NE(ping->detail().find("onnection refused"), std::string::npos) << ping->detail();
+    auto query = co_await error_of(pool.query(kPid, {}, Clock::now() + 5s));
+    CO_ASSERT_TRUE(query.has_value());
+    EXPECT_EQ(query->code(), ErrorCode::service_unavailable);
+    EXPECT_EQ(pool.stats().in_use, 0);
+  });
+}
+
+TEST_F(PostgresPoolTest, InvalidDsnThrowsAtConstruction) {
+  PoolOptions o = options(1);
+  o.dsn = "host=127.0.0.1 nonsense_option=1";
+  EXPECT_THROW(Pool(io_.get_executor(), o, log_, nullptr), std::invalid_argument);
+}
+
+TEST_F(PostgresPoolTest, RecordsStatementMetrics) {
+  userservice::telemetry::Metrics metrics;
+  Pool pool(io_.get_executor(), options(1), log_, &metrics);
+  run([&]() -> asio::awaitable<void> {
+    co_await pool.query(kPid, {}, Clock::now() + 5s);
+    try {
+      co_await pool.query(kBadSyntax, {}, Clock::now() + 5s);
+    } catch (const SqlError&) {
+    }
+  });
+  const std::string text = metrics.serialize();
+  EXPECT_NE(text.find("test_pid"), std::string::npos);
+  EXPECT_NE(text.find("test_bad_syntax"), std::string::npos);
+}
+
+// Its own server: the test stops and restarts it.
+TEST(PostgresPoolRestartTest, ReconnectsAfterServerRestart) {
+  userservice::testing::PgServer server;
+  asio::io_context io;
+  userservice::telemetry::Logger log{userservice::telemetry::Level::error, stderr};
+  PoolOptions o;
+  o.dsn = server.dsn();
+  o.max_open = 4;
+  o.name = "restart";
+  Pool pool(io.get_executor(), o, log, nullptr);
+  bool done = false;
+  std::exception_ptr failure;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // Several idle connections, all of which the restart breaks.
+        int finished = 0;
+        for (int i = 0; i < 3; ++i) {
+          asio::co_spawn(
+              ex,
+              [&]() -> asio::awaitable<void> {
+                co_await pool.query(kSleep, {"0.05"}, Clock::now() + 5s);
+                ++finished;
+              },
+              asio::detached);
+        }
+        while (finished < 3) co_await sleep_for(10ms);
+        EXPECT_EQ(pool.stats().idle, 3);
+
+        // A query in flight when the server goes down fails as unavailable.
+        std::optional<Error> in_flight;
+        bool in_flight_done = false;
+        asio::co_spawn(
+            ex,
+            [&]() -> asio::awaitable<void> {
+              in_flight = co_await error_of(pool.query(kSleep, {"3"}, Clock::now() + 10s));
+              in_flight_done = true;
+            },
+            asio::detached);
+        co_await sleep_for(100ms);
+        server.stop();  // blocks the loop briefly; fine for a test
+        while (!in_flight_done) co_await sleep_for(10ms);
+        CO_ASSERT_TRUE(in_flight.has_value());
+        EXPECT_EQ(in_flight->code(), ErrorCode::service_unavailable);
+
+        auto down = co_await error_of(pool.query(kPid, {}, Clock::now() + 5s));
+        CO_ASSERT_TRUE(down.has_value());
+        EXPECT_EQ(down->code(), ErrorCode::service_unavailable);
+
+        server.start();
+        Result r = co_await pool.query(kPid, {}, Clock::now() + 5s);  // fresh connection
+        EXPECT_EQ(r.rows(), 1);
+        co_await pool.ping(Clock::now() + 5s);
+      },
+      [&](std::exception_ptr e) {
+        failure = e;
+        done = true;
+      });
+  io.run_for(60s);
+  ASSERT_TRUE(done);
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace

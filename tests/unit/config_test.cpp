@@ -1,0 +1,230 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+using namespace userservice::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Env {
+  std::map<std::string, std::string, std::less<>> vars = {
+      {"USERSERVICE_REDIS_MASTER_ADDR", "127.0.0.1:6379"},
+      {"USERSERVICE_REDIS_PASSWORD", "secret"},
+      {"USERSERVICE_POSTGRES_PRIMARY_DSN", "host=127.0.0.1 dbname=users"},
+  };
+  Getenv getenv() const {
+    return [this](std::string_view name) -> std::optional<std::string> {
+      auto it = vars.find(name);
+      if (it == vars.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  Config load() const { return userservice::config::load(getenv()); }
+  // The variable named by the error, or "" when loading succeeded.
+  std::string failing_variable() const {
+    try {
+      load();
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(e.variable() + ": ", 0), 0u) << e.what();
+      return e.variable();
+    }
+    return "";
+  }
+};
+
+}  // namespace
+
+TEST(Config, DefaultsMatchTheSpec) {
+  Config c = Env{}.load();
+  EXPECT_EQ(c.internal_http.addr, ":8091");
+  EXPECT_EQ(c.internal_http.read_header_timeout, 2s);
+  EXPECT_EQ(c.internal_http.read_timeout, 10s);
+  EXPECT_EQ(c.internal_http.idle_timeout, 60s);
+  EXPECT_EQ(c.internal_request_timeout, 3s);
+  EXPECT_EQ(c.admin_http.addr, "");
+  EXPECT_EQ(c.admin_http.read_header_timeout, 2s);
+  EXPECT_EQ(c.admin_http.read_timeout, 10s);
+  EXPECT_EQ(c.admin_http.idle_timeout, 60s);
+  EXPECT_EQ(c.shutdown_timeout, 5s);
+  EXPECT_EQ(c.log_level, userservice::telemetry::Level::info);
+  EXPECT_EQ(c.redis.db, 0);
+  EXPECT_EQ(c.redis.operation_timeout, 250ms);
+  EXPECT_EQ(c.redis.domain_events_stream, "user:domain_events");
+  EXPECT_EQ(c.redis.domain_events_max_len, 1000000);
+  EXPECT_EQ(c.redis.lifecycle_events_stream, "user:lifecycle_events");
+  EXPECT_EQ(c.redis.lifecycle_events_max_len, 100000);
+  EXPECT_EQ(c.postgres.operation_timeout, 1s);
+  EXPECT_EQ(c.postgres.max_open_conns, 20);
+  EXPECT_EQ(c.postgres.max_idle_conns, 10);
+  EXPECT_EQ(c.postgres.conn_max_lifetime, 30min);
+  EXPECT_EQ(c.expiry_sweep_interval, 30s);
+  EXPECT_EQ(c.telemetry.service_name, "userservice");
+  EXPECT_EQ(c.telemetry.traces_exporter, Exporter::otlp);
+  EXPECT_EQ(c.telemetry.traces_protocol, OtlpProtocol::http_protobuf);
+  EXPECT_EQ(c.telemetry.traces_endpoint, "http://localhost:4318/v1/traces");
+  EXPECT_EQ(c.telemetry.metrics_endpoint, "http://localhost:4318/v1/metrics");
+  EXPECT_FALSE(c.telemetry.stdout_traces);
+  EXPECT_FALSE(c.telemetry.stdout_metrics);
+}
+
+TEST(Config, ReadsEveryVariable) {
+  Env env;
+  env.vars.insert({
+      {"USERSERVICE_SHUTDOWN_TIMEOUT", "9s"},
+      {"USERSERVICE_LOG_LEVEL", "debug"},
+      {"USERSERVICE_INTERNAL_HTTP_ADDR", "127.0.0.1:18091"},
+      {"USERSERVICE_INTERNAL_HTTP_READ_HEADER_TIMEOUT", "1s"},
+      {"USERSERVICE_INTERNAL_HTTP_READ_TIMEOUT", "3s"},
+      {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "2m"},
+      {"USERSERVICE_INTERNAL_HTTP_REQUEST_TIMEOUT", "1500ms"},
+      {"USERSERVICE_ADMIN_HTTP_ADDR", ":9091"},
+      {"USERSERVICE_ADMIN_HTTP_READ_HEADER_TIMEOUT", "4s"},
+      {"USERSERVICE_ADMIN_HTTP_READ_TIMEOUT", "5s"},
+      {"USERSERVICE_ADMIN_HTTP_IDLE_TIMEOUT", "6s"},
+      {"USERSERVICE_REDIS_REPLICA_ADDRS", "10.0.0.1:6379, 10.0.0.2:6379"},
+      {"USERSERVICE_REDIS_DB", "3"},
+      {"USERSERVICE_REDIS_OPERATION_TIMEOUT", "100ms"},
+      {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", "d"},
+      {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM_MAX_LEN", "10"},
+      {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", "l"},
+      {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM_MAX_LEN", "20"},
+      {"USERSERVICE_POSTGRES_REPLICA_DSNS", "host=r1,host=r2"},
+      {"USERSERVICE_POSTGRES_OPERATION_TIMEOUT", "2s"},
+      {"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "8"},
+      {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "4"},
+      {"USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", "1h"},
+      {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "5s"},
+      {"OTEL_SERVICE_NAME", "users-eu"},
+      {"OTEL_TRACES_EXPORTER", "console"},
+      {"OTEL_METRICS_EXPORTER", "none"},
+      {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+      {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"},
+      {"USERSERVICE_OTEL_STDOUT_TRACES_ENABLED", "true"},
+      {"USERSERVICE_OTEL_STDOUT_METRICS_ENABLED", "1"},
+  });
+  Config c = env.load();
+  EXPECT_EQ(c.shutdown_timeout, 9s);
+  EXPECT_EQ(c.log_level, userservice::telemetry::Level::debug);
+  EXPECT_EQ(c.internal_http.addr, "127.0.0.1:18091");
+  EXPECT_EQ(c.internal_http.read_header_timeout, 1s);
+  EXPECT_EQ(c.internal_http.read_timeout, 3s);
+  EXPECT_EQ(c.internal_http.idle_timeout, 2min);
+  EXPECT_EQ(c.internal_request_timeout, 1500ms);
+  EXPECT_EQ(c.admin_http.addr, ":9091");
+  EXPECT_EQ(c.admin_http.read_header_timeout, 4s);
+  EXPECT_EQ(c.admin_http.read_timeout, 5s);
+  EXPECT_EQ(c.admin_http.idle_timeout, 6s);
+  EXPECT_EQ(c.redis.replica_addrs, (std::vector<std::string>{"10.0.0.1:6379", "10.0.0.2:6379"}));
+  EXPECT_EQ(c.redis.db, 3);
+  EXPECT_EQ(c.redis.operation_timeout, 100ms);
+  EXPECT_EQ(c.redis.domain_events_stream, "d");
+  EXPECT_EQ(c.redis.domain_events_max_len, 10);
+  EXPECT_EQ(c.redis.lifecycle_events_stream, "l");
+  EXPECT_EQ(c.redis.lifecycle_events_max_len, 20);
+  EXPECT_EQ(c.postgres.replica_dsns, (std::vector<std::string>{"host=r1", "host=r2"}));
+  EXPECT_EQ(c.postgres.operation_timeout, 2s);
+  EXPECT_EQ(c.postgres.max_open_conns, 8);
+  EXPECT_EQ(c.postgres.max_idle_conns, 4);
+  EXPECT_EQ(c.postgres.conn_max_lifetime, 1h);
+  EXPECT_EQ(c.expiry_sweep_interval, 5s);
+  EXPECT_EQ(c.telemetry.service_name, "users-eu");
+  EXPECT_EQ(c.telemetry.traces_exporter, Exporter::console);
+  EXPECT_EQ(c.telemetry.metrics_exporter, Exporter::none);
+  EXPECT_EQ(c.telemetry.traces_protocol, OtlpProtocol::http_json);
+  EXPECT_EQ(c.telemetry.metrics_protocol, OtlpProtocol::http_protobuf);
+  EXPECT_EQ(c.telemetry.traces_endpoint, "http://collector:4318/v1/traces");
+  EXPECT_TRUE(c.telemetry.stdout_traces);
+  EXPECT_TRUE(c.telemetry.stdout_metrics);
+}
+
+TEST(Config, EachRequiredVariableIsNamedWhenMissing) {
+  for (const char* name : {"USERSERVICE_REDIS_MASTER_ADDR", "USERSERVICE_REDIS_PASSWORD",
+                           "USERSERVICE_POSTGRES_PRIMARY_DSN"}) {
+    Env env;
+    env.vars.erase(name);
+    EXPECT_EQ(env.failing_variable(), name);
+  }
+}
+
+TEST(Config, RedisPasswordMayBeEmptyButMustBePresent) {
+  Env env;
+  env.vars["USERSERVICE_REDIS_PASSWORD"] = "";
+  EXPECT_EQ(env.failing_variable(), "");
+  env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] = "";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_PRIMARY_DSN");
+}
+
+TEST(Config, RetiredRedisVariablesAreRejectedEvenWhenEmpty) {
+  for (const char* name : {"USERSERVICE_REDIS_ADDR", "USERSERVICE_REDIS_USERNAME",
+                           "USERSERVICE_REDIS_TLS_ENABLED", "USERSERVICE_REDIS_KEYSPACE_PREFIX"}) {
+    Env env;
+    env.vars[name] = "";
+    EXPECT_EQ(env.failing_variable(), name);
+  }
+}
+
+TEST(Config, MalformedValuesNameTheirVariable) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"USERSERVICE_SHUTDOWN_TIMEOUT", "5"},
+      {"USERSERVICE_SHUTDOWN_TIMEOUT", "-1s"},
+      {"USERSERVICE_SHUTDOWN_TIMEOUT", "0"},
+      {"USERSERVICE_INTERNAL_HTTP_READ_HEADER_TIMEOUT", "2 seconds"},
+      {"USERSERVICE_INTERNAL_HTTP_READ_TIMEOUT", "abc"},
+      {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "1d"},
+      {"USERSERVICE_INTERNAL_HTTP_REQUEST_TIMEOUT", "3S"},
+      {"USERSERVICE_ADMIN_HTTP_READ_HEADER_TIMEOUT", "x"},
+      {"USERSERVICE_ADMIN_HTTP_READ_TIMEOUT", "x"},
+      {"USERSERVICE_ADMIN_HTTP_IDLE_TIMEOUT", "x"},
+      {"USERSERVICE_REDIS_OPERATION_TIMEOUT", "250"},
+      {"USERSERVICE_POSTGRES_OPERATION_TIMEOUT", "1sec"},
+      {"USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", "forever"},
+      {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "30"},
+      {"USERSERVICE_LOG_LEVEL", "verbose"},
+      {"USERSERVICE_INTERNAL_HTTP_ADDR", "8091"},
+      {"USERSERVICE_INTERNAL_HTTP_ADDR", ":99999"},
+      {"USERSERVICE_ADMIN_HTTP_ADDR", "localhost"},
+      {"USERSERVICE_REDIS_MASTER_ADDR", "localhost"},
+      {"USERSERVICE_REDIS_MASTER_ADDR", ":6379"},
+      {"USERSERVICE_REDIS_REPLICA_ADDRS", "a:1,b"},
+      {"USERSERVICE_REDIS_DB", "-1"},
+      {"USERSERVICE_REDIS_DB", "one"},
+      {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM_MAX_LEN", "0"},
+      {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM_MAX_LEN", "1e6"},
+      {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", "user:domain_events"},
+      {"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "0"},
+      {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "-2"},
+      {"OTEL_TRACES_EXPORTER", "jaeger"},
+      {"OTEL_METRICS_EXPORTER", "prometheus"},
+      {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+      {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"},
+      {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http"},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"},
+      {"USERSERVICE_OTEL_STDOUT_TRACES_ENABLED", "yes"},
+      {"USERSERVICE_OTEL_STDOUT_METRICS_ENABLED", "2"},
+  };
+  for (auto [name, value] : cases) {
+    Env env;
+    env.vars[name] = value;
+    EXPECT_EQ(env.failing_variable(), name) << name << "=" << value;
+  }
+}
+
+TEST(Config, IdleConnectionsAreClampedToOpenConnections) {
+  Env env;
+  env.vars["USERSERVICE_POSTGRES_MAX_OPEN_CONNS"] = "4";
+  env.vars["USERSERVICE_POSTGRES_MAX_IDLE_CONNS"] = "10";
+  EXPECT_EQ(env.load().postgres.max_idle_conns, 4);
+}
+
+TEST(Config, SignalSpecificEndpointIsUsedAsIs) {
+  Env env;
+  env.vars["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://a:4318";
+  env.vars["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "http://b:9999/custom";
+  Config c = env.load();
+  EXPECT_EQ(c.telemetry.traces_endpoint, "http://b:9999/custom");
+  EXPECT_EQ(c.telemetry.metrics_endpoint, "http://a:4318/v1/metrics");
+}
