@@ -14,6 +14,15 @@ CREATE FUNCTION "user".rfc3339(ts timestamptz) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
 
+-- Timestamps cross the driver boundary as integer microseconds since the Unix epoch:
+-- exact in both directions and cheap to parse.
+CREATE FUNCTION "user".epoch_us(ts timestamptz) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN (extract(epoch FROM ts) * 1000000)::bigint;
+CREATE FUNCTION "user".from_epoch_us(us bigint) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN 'epoch'::timestamptz + us * interval '1 microsecond';
+
 CREATE TABLE "user".accounts (
     user_id            text        PRIMARY KEY,
     email              text        NOT NULL,

@@ -20,6 +20,7 @@
 #include "adapters/redis/stream_publisher.h"
 #include "config/duration.h"
 #include "domain/error.h"
+#include "domain/random.h"
 #include "services/account_service.h"
 #include "telemetry/metrics.h"
 
@@ -62,6 +63,8 @@ struct Runtime::Impl {
   telemetry::Logger& log;
   asio::io_context io{1};  // one event-loop thread: no locks on the request path
   telemetry::Metrics metrics;
+  // One generator for minted ids, owned by the event-loop thread.
+  domain::Xoshiro256Random random = domain::Xoshiro256Random::from_os_entropy();
 
   std::unique_ptr<redis::Connection> redis;
   std::unique_ptr<postgres::Pool> primary;
@@ -88,13 +91,13 @@ asio::awaitable<void> Runtime::Impl::start() {
   log.info("redis connected", {{"addr", cfg.redis.master_addr}, {"db", cfg.redis.db}});
 
   // 2. PostgreSQL pool, pinged, then migrated forward under an advisory lock.
-  primary = std::make_unique<postgres::Pool>(
-      io.get_executor(),
-      postgres::PoolOptions{cfg.postgres.primary_dsn, cfg.postgres.max_open_conns,
-                            cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
-                            cfg.postgres.operation_timeout, "primary"},
-      log, &metrics);
   try {
+    primary = std::make_unique<postgres::Pool>(
+        io.get_executor(),
+        postgres::PoolOptions{cfg.postgres.primary_dsn, cfg.postgres.max_open_conns,
+                              cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
+                              cfg.postgres.operation_timeout, "primary"},
+        log, &metrics);
     co_await primary->ping(Clock::now() + kStartupPingBudget);
     co_await postgres::migrate(*primary, log, Clock::now() + kMigrationBudget);
   } catch (const domain::Error& e) {
@@ -112,8 +115,13 @@ asio::awaitable<void> Runtime::Impl::start() {
   lifecycle_events.emplace(cfg.redis.lifecycle_events_stream, cfg.redis.lifecycle_events_max_len);
 
   // 5. Application services and the internal router.
-  accounts = std::make_unique<services::AccountService>(*store);
+  accounts = std::make_unique<services::AccountService>(
+      *store, random, [] { return std::chrono::system_clock::now(); });
   http::register_auth_routes(internal_router, *accounts);
+  http::register_gateway_routes(internal_router, *accounts);
+  http::register_geo_routes(internal_router, *accounts);
+  http::register_lobby_routes(internal_router, *accounts);
+  http::register_admin_account_routes(internal_router, *accounts);
 
   // 6. Listeners: bind both before serving either, so a bad admin address fails the
   // start before the internal listener has accepted anything.

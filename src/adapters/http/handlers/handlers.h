@@ -10,5 +10,13 @@ class Router;
 
 // Auth / Session service: resolutions, ensure, exists (api.md §3).
 void register_auth_routes(Router& router, services::AccountService& accounts);
+// Edge Gateway self-service: account view, profile and settings patches (§4).
+void register_gateway_routes(Router& router, services::AccountService& accounts);
+// Geo Profile service: declared country (§5).
+void register_geo_routes(Router& router, services::AccountService& accounts);
+// Game Lobby: eligibility and profile batches (§6).
+void register_lobby_routes(Router& router, services::AccountService& accounts);
+// Trusted admin callers: soft delete, blocked emails, lookups (§8).
+void register_admin_account_routes(Router& router, services::AccountService& accounts);
 
 }  // namespace userservice::http

@@ -10,7 +10,7 @@
 #include "domain/time.h"
 #include "telemetry/log.h"
 
-namespace userservice::http {
+namespace userservice {
 
 class JsonWriter {
  public:
@@ -75,4 +75,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace userservice::http
+}  // namespace userservice
