@@ -1,10 +1,6 @@
 #include "adapters/postgres/user_store.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
-#include <charconv>
-
+#include "adapters/postgres/account_state.h"
 #include "adapters/postgres/pool.h"
 #include "domain/error.h"
 
@@ -22,34 +18,6 @@ namespace sql {
 
 // The account view in one row: account, entitlement snapshot, and the active sanctions
 // and limits as JSON arrays (expiry is applied by domain::effective_state at read time).
-constexpr char kAccountStateSelect[] =
-    R"(SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,
-       a.declared_country, "user".epoch_us(a.created_at), "user".epoch_us(a.updated_at),
-       "user".epoch_us(a.deleted_at),
-       e.plan_code, e.is_paid, "user".epoch_us(e.starts_at), "user".epoch_us(e.ends_at),
-       (SELECT json_agg(json_build_array(s.sanction_code, s.reason_code,
-                        "user".epoch_us(s.applied_at), "user".epoch_us(s.expires_at)))
-          FROM "user".sanction_active s WHERE s.user_id = a.user_id),
-       (SELECT json_agg(json_build_array(l.limit_code, l.value, l.reason_code,
-                        "user".epoch_us(l.applied_at), "user".epoch_us(l.expires_at)))
-          FROM "user".limit_active l WHERE l.user_id = a.user_id)
-  FROM "user".accounts a
-  LEFT JOIN "user".entitlement_snapshots e ON e.user_id = a.user_id )";
-
-// Compile-time concatenation, so the shared SELECT stays one literal.
-template <std::size_t N>
-struct SqlText {
-  char data[N];
-  constexpr std::string_view view() const { return {data, N - 1}; }
-};
-template <std::size_t A, std::size_t B>
-constexpr SqlText<A + B - 1> concat(const char (&a)[A], const char (&b)[B]) {
-  SqlText<A + B - 1> out{};
-  for (std::size_t i = 0; i + 1 < A; ++i) out.data[i] = a[i];
-  for (std::size_t i = 0; i < B; ++i) out.data[A - 1 + i] = b[i];
-  return out;
-}
-
 inline constexpr auto kAccountStateByIdSql = concat(kAccountStateSelect, "WHERE a.user_id = $1");
 inline constexpr auto kAccountStateByEmailSql = concat(kAccountStateSelect, "WHERE a.email = $1");
 inline constexpr auto kAccountStateByUserNameSql =
@@ -243,80 +211,6 @@ constexpr Statement kDeleteBlockedEmail{
 
 // ---- Decoding ----------------------------------------------------------------------
 namespace {
-
-std::int64_t to_int(std::string_view s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) {
-    throw std::runtime_error("unexpected integer from database: " + std::string(s));
-  }
-  return v;
-}
-
-TimePoint from_us(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
-TimePoint time_at(const Result& r, int row, int col) { return from_us(to_int(r.get(row, col))); }
-std::optional<TimePoint> opt_time_at(const Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return time_at(r, row, col);
-}
-std::optional<std::string> opt_string_at(const Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::string(r.get(row, col));
-}
-
-std::string us_param(TimePoint tp) {
-  return std::to_string(
-      std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
-}
-
-std::optional<TimePoint> opt_json_time(const boost::json::value& v) {
-  if (v.is_null()) return std::nullopt;
-  return from_us(v.to_number<std::int64_t>());
-}
-
-domain::AccountState decode_account_state(const Result& r, int row) {
-  domain::AccountState s;
-  auto& a = s.account;
-  a.user_id = r.get(row, 0);
-  a.email = r.get(row, 1);
-  a.user_name = r.get(row, 2);
-  a.preferred_language = r.get(row, 3);
-  a.time_zone = r.get(row, 4);
-  a.declared_country = opt_string_at(r, row, 5);
-  a.created_at = time_at(r, row, 6);
-  a.updated_at = time_at(r, row, 7);
-  a.deleted_at = opt_time_at(r, row, 8);
-  if (r.is_null(row, 9)) {
-    // Every account gets a snapshot at creation; tolerate its absence as "free since creation".
-    s.entitlement = {std::string(domain::kFreePlan), false, a.created_at, std::nullopt};
-  } else {
-    s.entitlement.plan_code = r.get(row, 9);
-    s.entitlement.is_paid = r.get(row, 10) == "t";
-    s.entitlement.starts_at = time_at(r, row, 11);
-    s.entitlement.ends_at = opt_time_at(r, row, 12);
-  }
-  if (!r.is_null(row, 13)) {
-    for (const auto& item : boost::json::parse(r.get(row, 13)).as_array()) {
-      const auto& x = item.as_array();
-      s.sanctions.push_back({std::string(x.at(0).as_string()), std::string(x.at(1).as_string()),
-                             from_us(x.at(2).to_number<std::int64_t>()), opt_json_time(x.at(3))});
-    }
-  }
-  if (!r.is_null(row, 14)) {
-    for (const auto& item : boost::json::parse(r.get(row, 14)).as_array()) {
-      const auto& x = item.as_array();
-      s.limits.push_back({std::string(x.at(0).as_string()), x.at(1).to_number<std::int64_t>(),
-                          std::string(x.at(2).as_string()),
-                          from_us(x.at(3).to_number<std::int64_t>()), opt_json_time(x.at(4))});
-    }
-  }
-  return s;
-}
-
-std::optional<domain::AccountState> first_account(const Result& r) {
-  if (r.rows() == 0) return std::nullopt;
-  return decode_account_state(r, 0);
-}
 
 services::EmailFacts decode_email_facts(const Result& r) {
   services::EmailFacts f;
