@@ -1,4 +1,7 @@
 # Writes a C++ source holding every migration as a raw string literal, in file-name order.
+# Globs here rather than taking a list argument: a list would not survive the command line.
+file(GLOB INPUTS ${MIGRATIONS_DIR}/*.sql)
+list(SORT INPUTS)
 set(body "// Generated from migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n")
 string(APPEND body "#include \"adapters/postgres/migrations.h\"\n\nnamespace userservice::postgres {\n")
 string(APPEND body "const std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> all = {\n")

@@ -14,14 +14,18 @@
 #include "adapters/http/router.h"
 #include "adapters/http/server.h"
 #include "adapters/postgres/migrations.h"
+#include "adapters/postgres/command_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/user_store.h"
 #include "adapters/redis/connection.h"
+#include "adapters/redis/outbox_relay.h"
 #include "adapters/redis/stream_publisher.h"
 #include "config/duration.h"
 #include "domain/error.h"
 #include "domain/random.h"
 #include "services/account_service.h"
+#include "services/admin_command_service.h"
+#include "services/expiry_sweeper.h"
 #include "telemetry/metrics.h"
 
 namespace userservice::app {
@@ -72,10 +76,15 @@ struct Runtime::Impl {
   std::optional<redis::StreamPublisher> domain_events;
   std::optional<redis::StreamPublisher> lifecycle_events;
   std::unique_ptr<services::AccountService> accounts;
+  std::unique_ptr<postgres::PgCommandStore> command_store;
+  std::unique_ptr<services::AdminCommandService> commands;
+  std::unique_ptr<services::ExpirySweeper> sweeper;
   http::Router internal_router;
   http::Router admin_router;
   std::unique_ptr<http::Server> internal_server;
   std::unique_ptr<http::Server> admin_server;
+  // Declared after `metrics`: destroyed (stopped) before the families it updates.
+  std::unique_ptr<redis::OutboxRelay> relay;
 
   asio::awaitable<void> start();
   asio::awaitable<void> shutdown();
@@ -122,6 +131,10 @@ asio::awaitable<void> Runtime::Impl::start() {
   http::register_geo_routes(internal_router, *accounts);
   http::register_lobby_routes(internal_router, *accounts);
   http::register_admin_account_routes(internal_router, *accounts);
+  command_store = std::make_unique<postgres::PgCommandStore>(*primary);
+  commands = std::make_unique<services::AdminCommandService>(
+      *command_store, random, [] { return std::chrono::system_clock::now(); });
+  http::register_admin_command_routes(internal_router, *commands);
 
   // 6. Listeners: bind both before serving either, so a bad admin address fails the
   // start before the internal listener has accepted anything.
@@ -150,6 +163,23 @@ asio::awaitable<void> Runtime::Impl::start() {
   }
   internal_server->start();
   if (admin_server) admin_server->start();
+
+  // The expiry sweeper (api.md §9) on the event loop, once everything it needs is up.
+  sweeper = std::make_unique<services::ExpirySweeper>(
+      io.get_executor(), *command_store, random, [] { return std::chrono::system_clock::now(); },
+      log, services::ExpirySweeperOptions{cfg.expiry_sweep_interval});
+  sweeper->start();
+
+  // 7. The outbox relay, on its own thread with its own connections: it never blocks the
+  // event loop, and an unreachable Redis only delays events (api.md §10).
+  relay = std::make_unique<redis::OutboxRelay>(
+      redis::OutboxRelayOptions{cfg.postgres.primary_dsn,
+                                {cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
+                                 cfg.redis.operation_timeout},
+                                *domain_events,
+                                *lifecycle_events},
+      log, &metrics);
+  relay->start();
   log.info("listening", {{"internal_addr", cfg.internal_http.addr},
                          {"internal_port", unsigned{internal_server->port()}},
                          {"admin_addr", cfg.admin_http.addr},
@@ -163,17 +193,24 @@ asio::awaitable<void> Runtime::Impl::shutdown() {
   // those requests were using.
   if (internal_server) co_await internal_server->shutdown(deadline);
   if (admin_server) co_await admin_server->shutdown(deadline);
+  // The sweeper before the pool it uses; a batch in flight is cancelled.
+  if (sweeper) co_await sweeper->stop();
+  // The relay last: the drained requests' events get their chance to go out. This blocks
+  // the loop, which has nothing left to serve, until the relay thread ended (by the deadline).
+  if (relay) relay->stop(deadline);
   if (primary) primary->close();
 }
 
 asio::awaitable<void> Runtime::Impl::main() {
+  // Registered before anything starts: a signal that arrives while the listeners are
+  // already open but later steps still run is queued, not fatal, and handled right after.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   try {
     co_await start();
   } catch (...) {
     if (primary) primary->close();
     throw;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   int signo = co_await signals.async_wait(asio::use_awaitable);
   log.info("signal received", {{"signal", signo}});
   co_await shutdown();

@@ -4,13 +4,18 @@
 // was written (events, row counts) or where a later issue's command is not there yet
 // (sanctions and limits are seeded with plain SQL).
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -208,7 +213,8 @@ inline void expect_account_view_shape(const boost::json::value& v) {
   EXPECT_TRUE(field(e, "plan_code").is_string());
   EXPECT_TRUE(field(e, "is_paid").is_bool());
   EXPECT_TRUE(is_timestamp(field(e, "starts_at")));
-  EXPECT_TRUE(has(e, "ends_at") && (field(e, "ends_at").is_null() || is_timestamp(field(e, "ends_at"))));
+  EXPECT_TRUE(has(e, "ends_at") &&
+              (field(e, "ends_at").is_null() || is_timestamp(field(e, "ends_at"))));
   EXPECT_TRUE(field(v, "active_sanctions").is_array());
   EXPECT_TRUE(field(v, "active_limits").is_array());
   const auto& l = field(v, "effective_limits");
@@ -220,8 +226,9 @@ inline void expect_account_view_shape(const boost::json::value& v) {
 }
 
 inline boost::json::value free_limits() {
-  return boost::json::parse(
-      R"({"max_owned_private_games":1,"max_pending_public_applications":3,"max_active_game_memberships":3})");
+  return boost::json::object{{"max_owned_private_games", 1},
+                             {"max_pending_public_applications", 3},
+                             {"max_active_game_memberships", 3}};
 }
 
 // Compares numbers by value whatever their JSON representation (int64/uint64).
@@ -252,6 +259,21 @@ inline bool same_json(const boost::json::value& a, const boost::json::value& b) 
     return true;
   }
   return a == b;
+}
+
+// For a fixture's TearDown: a crashed service fails the test that killed it, with its output.
+inline void expect_alive(RunningService& s) {
+  if (!s.process) return;
+  // A crash shows up as a failed request first; give the process a moment to finish dying.
+  if (::testing::Test::HasFailure()) s.process->wait_exit(std::chrono::milliseconds(1000));
+  if (s.process->running()) return;
+  auto tail = [](const std::string& text) {
+    return text.size() > 6000 ? text.substr(text.size() - 6000) : text;
+  };
+  ADD_FAILURE() << "the service exited (code " << s.process->exit_code().value_or(-1)
+                << ")\nstderr tail:\n"
+                << tail(s.process->stderr_text()) << "\nstdout tail:\n"
+                << tail(s.process->stdout_text());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,16 +348,17 @@ inline boost::json::value account_of(const RunningService& s, const std::string&
 inline HttpResponse rename(const RunningService& s, const std::string& user_id,
                            const std::string& name,
                            std::map<std::string, std::string> headers = {}) {
-  return s.call("PATCH", kApi + "/users/" + user_id + "/profile",
-                json_str({{"user_name", name}}), std::move(headers));
+  return s.call("PATCH", kApi + "/users/" + user_id + "/profile", json_str({{"user_name", name}}),
+                std::move(headers));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Database
 
-// The events written for one user, oldest first. The ONE place that knows events sit in the
-// outbox table: when a later issue publishes them to Redis and deletes the rows, only this
-// function changes.
+// The events written for one user, oldest first, as consumers see them: the relay publishes
+// outbox rows to the Redis streams and deletes them, so this waits until the user's outbox
+// rows are gone and then reads both streams of the service (its env names them). The ONE
+// place that knows where events end up.
 struct Event {
   std::string event_type;
   std::string stream;  // "domain" | "lifecycle"
@@ -343,22 +366,82 @@ struct Event {
   std::string raw_payload;
   std::string trace_id;  // "<null>" when none
 };
-inline std::vector<Event> events_for(const RunningService& s, const std::string& user_id) {
-  std::vector<Event> out;
-  auto rows = s.sql(R"(SELECT event_type, stream, payload, trace_id FROM "user".event_outbox WHERE user_id=)" +
-                    sql_literal(user_id) + " ORDER BY seq");
-  for (auto& row : rows) {
-    Event e;
-    e.event_type = row.at(0);
-    e.stream = row.at(1);
-    e.raw_payload = row.at(2);
-    boost::system::error_code ec;
-    e.payload = boost::json::parse(e.raw_payload, ec);
-    if (ec) ADD_FAILURE() << "event payload is not JSON: " << e.raw_payload;
-    e.trace_id = row.at(3);
-    out.push_back(std::move(e));
+
+template <typename Pred>
+inline bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                std::chrono::microseconds every = std::chrono::milliseconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(every);
   }
+}
+
+// Entries of the two streams are merged by their entry-id milliseconds; within one
+// millisecond, user.created comes first and user.deleted last (a user's first and last
+// events), otherwise stream order.
+inline std::vector<Event> events_for(const RunningService& s, const std::string& user_id) {
+  auto env = [&](const std::string& key, const std::string& fallback) {
+    auto it = s.process->env().find(key);
+    return it == s.process->env().end() ? fallback : it->second;
+  };
+  const bool drained = eventually(
+      [&] {
+        return s.sql(R"(SELECT count(*) FROM "user".event_outbox WHERE user_id = )" +
+                     sql_literal(user_id))
+                   .at(0)
+                   .at(0) == "0";
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(drained) << "events of " << user_id << " still unpublished";
+  struct Keyed {
+    long long ms;
+    int rank;
+    Event event;
+  };
+  std::vector<Keyed> all;
+  std::set<std::string> seen;
+  for (const auto& [key, kind] :
+       {std::pair{env("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", "user:lifecycle_events"),
+                  std::string("lifecycle")},
+        std::pair{env("USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", "user:domain_events"),
+                  std::string("domain")}}) {
+    RedisReply r = shared_redis().command_reply({"XRANGE", key, "-", "+"});
+    for (const RedisReply& item : r.elements) {
+      if (item.elements.size() != 2) continue;
+      std::map<std::string, std::string> f;
+      const auto& kv = item.elements[1].elements;
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].str] = kv[i + 1].str;
+      if (f["user_id"] != user_id || !seen.insert(f["event_id"]).second) continue;
+      Event e;
+      e.event_type = f["event_type"];
+      e.stream = kind;
+      e.raw_payload = f["payload"];
+      boost::system::error_code ec;
+      e.payload = boost::json::parse(e.raw_payload, ec);
+      if (ec) ADD_FAILURE() << "event payload is not JSON: " << e.raw_payload;
+      e.trace_id = f.count("trace_id") ? f["trace_id"] : "<null>";
+      const std::string& id = item.elements[0].str;
+      int rank = e.event_type == "user.created" ? 0 : e.event_type == "user.deleted" ? 2 : 1;
+      all.push_back({std::stoll(id.substr(0, id.find('-'))), rank, std::move(e)});
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Keyed& a, const Keyed& b) {
+    return a.ms != b.ms ? a.ms < b.ms : a.rank < b.rank;
+  });
+  std::vector<Event> out;
+  for (auto& k : all) out.push_back(std::move(k.event));
   return out;
+}
+
+// What "how many events were ever written" is now: the outbox's identity sequence (count(*)
+// shrinks as the relay deletes published rows). For write-count helpers.
+inline long events_ever_written(const RunningService& s) {
+  return std::stol(s.sql(R"(SELECT coalesce(pg_sequence_last_value(
+                                pg_get_serial_sequence('"user".event_outbox', 'seq')), 0))")
+                       .at(0)
+                       .at(0));
 }
 
 inline std::vector<Event> events_of_type(const RunningService& s, const std::string& user_id,
@@ -371,7 +454,8 @@ inline std::vector<Event> events_of_type(const RunningService& s, const std::str
   return out;
 }
 
-// Counts that any accepted write changes; bad input must leave them alone.
+// Counts that any accepted write changes; bad input must leave them alone. "events" is the
+// outbox's identity sequence: every event ever written, published (deleted) or not.
 struct WriteCounts {
   std::string accounts, events, blocked_emails, fingerprint;
   bool operator==(const WriteCounts&) const = default;
@@ -380,19 +464,45 @@ inline std::ostream& operator<<(std::ostream& os, const WriteCounts& c) {
   return os << "{accounts=" << c.accounts << ", events=" << c.events
             << ", blocked_emails=" << c.blocked_emails << ", fingerprint=" << c.fingerprint << "}";
 }
+// One row of a read-only query on a connection kept open per database: the bad-input matrix
+// calls this twice per request, and a fresh connection each time would dominate its run time.
+inline std::vector<std::string> cached_query_row(const std::string& dsn, const std::string& q) {
+  static std::mutex mu;
+  static std::map<std::string, PGconn*> conns;
+  std::lock_guard lock(mu);
+  PGconn*& c = conns[dsn];
+  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+    if (c != nullptr) PQfinish(c);
+    c = PQconnectdb(dsn.c_str());
+  }
+  PGresult* res = PQexec(c, q.c_str());
+  std::vector<std::string> row;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+    for (int i = 0; i < PQnfields(res); ++i) row.emplace_back(PQgetvalue(res, 0, i));
+  } else {
+    ADD_FAILURE() << "query failed: " << PQerrorMessage(c);
+  }
+  PQclear(res);
+  return row;
+}
+
 inline WriteCounts write_counts(const RunningService& s) {
   // The fingerprint catches in-place updates (a patch that slipped through).
-  auto rows = s.sql(R"(SELECT (SELECT count(*) FROM "user".accounts),
-                              (SELECT count(*) FROM "user".event_outbox),
+  auto row = cached_query_row(s.dsn, R"(SELECT (SELECT count(*) FROM "user".accounts),
+                              coalesce(pg_sequence_last_value(
+                                  pg_get_serial_sequence('"user".event_outbox', 'seq')), 0),
                               (SELECT count(*) FROM "user".blocked_emails),
                               (SELECT md5(coalesce(string_agg(a::text, '|' ORDER BY user_id), ''))
                                  FROM "user".accounts a))");
-  return {rows.at(0).at(0), rows.at(0).at(1), rows.at(0).at(2), rows.at(0).at(3)};
+  row.resize(4);
+  return {row[0], row[1], row[2], row[3]};
 }
 
 inline long count_accounts_with_email(const RunningService& s, const std::string& email) {
   return std::stol(
-      s.sql(R"(SELECT count(*) FROM "user".accounts WHERE email=)" + sql_literal(email)).at(0).at(0));
+      s.sql(R"(SELECT count(*) FROM "user".accounts WHERE email=)" + sql_literal(email))
+          .at(0)
+          .at(0));
 }
 
 // Seeds an active sanction row (the sanction commands come in a later issue). `expires_at_sql`

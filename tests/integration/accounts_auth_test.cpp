@@ -18,6 +18,7 @@ class AccountsAuth : public ::testing::Test {
     delete service_;
     service_ = nullptr;
   }
+  void TearDown() override { expect_alive(*service_); }
   const RunningService& svc() const { return *service_; }
   static RunningService* service_;
 };
@@ -233,9 +234,9 @@ TEST_F(AccountsAuth, EnsureWithoutTraceparentStillRecordsAMintedTraceId) {
 }
 
 TEST_F(AccountsAuth, EnsureUsesTheRegistrationContext) {
-  auto a = create_account(svc(), "ctx",
-                          boost::json::object{{"preferred_language", "pt-BR"},
-                                              {"time_zone", "America/Sao_Paulo"}});
+  auto a = create_account(
+      svc(), "ctx",
+      boost::json::object{{"preferred_language", "pt-BR"}, {"time_zone", "America/Sao_Paulo"}});
   auto acc = account_of(svc(), a.user_id);
   EXPECT_EQ(str(acc, "preferred_language"), "pt-BR");
   EXPECT_EQ(str(acc, "time_zone"), "America/Sao_Paulo");
@@ -246,7 +247,8 @@ TEST_F(AccountsAuth, EnsureUsesTheRegistrationContext) {
 }
 
 TEST_F(AccountsAuth, EnsureRegistrationContextFieldsAreEachOptional) {
-  auto only_zone = create_account(svc(), "zone", boost::json::object{{"time_zone", "Europe/Berlin"}});
+  auto only_zone =
+      create_account(svc(), "zone", boost::json::object{{"time_zone", "Europe/Berlin"}});
   auto acc = account_of(svc(), only_zone.user_id);
   EXPECT_EQ(str(acc, "preferred_language"), "en");
   EXPECT_EQ(str(acc, "time_zone"), "Europe/Berlin");
@@ -390,10 +392,24 @@ TEST_F(AccountsAuth, DifferentEmailsGetDifferentIdsAndNames) {
 
 TEST_F(AccountsAuth, InvalidEmailsAre400ForResolutionAndEnsure) {
   const std::vector<std::string> bad = {
-      "", "   ", "plain", "@example.com", "a@", "a@example", "a@@example.com", "a@b@example.com",
-      "a@example..com", "a@.example.com", "a@example.com.", "a b@example.com", "a@exa mple.com",
-      std::string(65, 'a') + "@example.com", "a@" + std::string(250, 'b') + ".com",
-      "a%40example.com", std::string("a\0b@example.com", 15), "a\x01@example.com",
+      "",
+      "   ",
+      "plain",
+      "@example.com",
+      "a@",
+      "a@example",
+      "a@@example.com",
+      "a@b@example.com",
+      "a@example..com",
+      "a@.example.com",
+      "a@example.com.",
+      "a b@example.com",
+      "a@exa mple.com",
+      std::string(65, 'a') + "@example.com",
+      "a@" + std::string(250, 'b') + ".com",
+      "a%40example.com",
+      std::string("a\0b@example.com", 15),
+      "a\x01@example.com",
   };
   for (const auto& email : bad) {
     SCOPED_TRACE(email);

@@ -17,6 +17,7 @@ class AccountsGateway : public ::testing::Test {
     delete service_;
     service_ = nullptr;
   }
+  void TearDown() override { expect_alive(*service_); }
   const RunningService& svc() const { return *service_; }
   static RunningService* service_;
 
@@ -63,7 +64,8 @@ TEST_F(AccountsGateway, AccountViewOfANewAccount) {
   EXPECT_EQ(field(ent, "is_paid"), boost::json::value(false));
   EXPECT_EQ(str(ent, "starts_at"), str(acc, "created_at"));
   EXPECT_TRUE(field(ent, "ends_at").is_null());
-  EXPECT_TRUE(field(v, "active_sanctions").is_array() && field(v, "active_sanctions").as_array().empty());
+  EXPECT_TRUE(field(v, "active_sanctions").is_array() &&
+              field(v, "active_sanctions").as_array().empty());
   EXPECT_TRUE(field(v, "active_limits").is_array() && field(v, "active_limits").as_array().empty());
   EXPECT_TRUE(same_json(field(v, "effective_limits"), free_limits())) << r.body;
 }
@@ -81,7 +83,8 @@ TEST_F(AccountsGateway, AccountViewWithAMalformedIdIs400) {
 
 TEST_F(AccountsGateway, AccountViewListsActiveSanctionsSortedAndHidesExpiredOnes) {
   auto a = create_account(svc());
-  seed_sanction(svc(), a.user_id, "profile_update_block", "'2099-01-02T03:04:05.678Z'", "rude_name");
+  seed_sanction(svc(), a.user_id, "profile_update_block", "'2099-01-02T03:04:05.678Z'",
+                "rude_name");
   seed_sanction(svc(), a.user_id, "game_join_block", "NULL", "cheating");
   seed_sanction(svc(), a.user_id, "login_block", "now() - interval '1 second'", "old_ban");
   auto r = get_account(svc(), a.user_id);
@@ -120,8 +123,8 @@ TEST_F(AccountsGateway, AccountViewListsActiveLimitsAndTheirEffect) {
   EXPECT_EQ(str(l.as_array()[1], "limit_code"), "max_owned_private_games");
   EXPECT_TRUE(same_json(field(l.as_array()[1], "value"), 2));
   EXPECT_TRUE(field(l.as_array()[1], "expires_at").is_null());
-  EXPECT_TRUE(same_json(field(v, "effective_limits"),
-                        boost::json::parse(R"({"max_owned_private_games":2,
+  EXPECT_TRUE(
+      same_json(field(v, "effective_limits"), boost::json::parse(R"({"max_owned_private_games":2,
                                                "max_pending_public_applications":3,
                                                "max_active_game_memberships":7})")))
       << r.body;
@@ -239,8 +242,8 @@ TEST_F(AccountsGateway, RenameToTheNameOfASoftDeletedAccountIs409Conflict) {
 
 TEST_F(AccountsGateway, RenameRejectsReservedNamesInAnyCase) {
   auto a = create_account(svc());
-  for (std::string n : {"admin", "ADMIN", "Administrator", "system", "Support", "moderator",
-                        "ROOT", "root", "galaxy", "GaLaXy"}) {
+  for (std::string n : {"admin", "ADMIN", "Administrator", "system", "Support", "moderator", "ROOT",
+                        "root", "galaxy", "GaLaXy"}) {
     SCOPED_TRACE(n);
     auto before = write_counts(svc());
     expect_error(rename(svc(), a.user_id, n), 400, "invalid_request");
@@ -250,9 +253,24 @@ TEST_F(AccountsGateway, RenameRejectsReservedNamesInAnyCase) {
 
 TEST_F(AccountsGateway, RenameEnforcesTheUserNameGrammar) {
   auto a = create_account(svc());
-  const std::vector<std::string> bad = {
-      "", "ab", "A1", std::string(25, 'a'), "1abc", "_abc", "-abc", "ab c", "abc!", "abc.def",
-      "ab\xc3\xa4" "cd", "abc\ndef", " abcd", "abcd ", "abc@def", "abc/def", "abc%41"};
+  const std::vector<std::string> bad = {"",
+                                        "ab",
+                                        "A1",
+                                        std::string(25, 'a'),
+                                        "1abc",
+                                        "_abc",
+                                        "-abc",
+                                        "ab c",
+                                        "abc!",
+                                        "abc.def",
+                                        "ab\xc3\xa4"
+                                        "cd",
+                                        "abc\ndef",
+                                        " abcd",
+                                        "abcd ",
+                                        "abc@def",
+                                        "abc/def",
+                                        "abc%41"};
   for (const auto& n : bad) {
     SCOPED_TRACE(n);
     auto before = write_counts(svc());
@@ -314,9 +332,9 @@ TEST_F(AccountsGateway, RenameWithAnEmptyPatchIs400) {
   auto a = create_account(svc());
   expect_error(svc().call("PATCH", kApi + "/users/" + a.user_id + "/profile", "{}"), 400,
                "invalid_request");
-  expect_error(svc().call("PATCH", kApi + "/users/" + a.user_id + "/profile",
-                          R"({"user_name":null})"),
-               400, "invalid_request");
+  expect_error(
+      svc().call("PATCH", kApi + "/users/" + a.user_id + "/profile", R"({"user_name":null})"), 400,
+      "invalid_request");
 }
 
 TEST_F(AccountsGateway, ConcurrentRenamesOfTwoUsersToOneNameLetExactlyOneWin) {
@@ -353,7 +371,8 @@ TEST_F(AccountsGateway, ConcurrentRenamesOfTwoUsersToOneNameLetExactlyOneWin) {
     ta.join();
     tb.join();
     ASSERT_TRUE(fa.empty() && fb.empty()) << fa << fb;
-    ASSERT_TRUE((ra.status == 200u && rb.status == 409u) || (ra.status == 409u && rb.status == 200u))
+    ASSERT_TRUE((ra.status == 200u && rb.status == 409u) ||
+                (ra.status == 409u && rb.status == 200u))
         << ra.status << " " << ra.body << " / " << rb.status << " " << rb.body;
     const auto& loser = ra.status == 409u ? ra : rb;
     EXPECT_EQ(error_code_of(loser), "conflict") << loser.body;
@@ -414,13 +433,14 @@ TEST_F(AccountsGateway, SettingsChangeWritesOneEventWithCurrentAndPreviousValues
 }
 
 TEST_F(AccountsGateway, SettingsPatchThatChangesNothingWritesNoEvent) {
-  auto a = create_account(svc(), "", boost::json::object{{"preferred_language", "fr"},
-                                                         {"time_zone", "Europe/Paris"}});
+  auto a = create_account(
+      svc(), "", boost::json::object{{"preferred_language", "fr"}, {"time_zone", "Europe/Paris"}});
   age_updated_at(svc(), a.user_id);
   std::string aged = updated_at_of(a.user_id);
-  for (const auto& body : {boost::json::value{{"preferred_language", "fr"}},
-                           boost::json::value{{"time_zone", "Europe/Paris"}},
-                           boost::json::value{{"preferred_language", "fr"}, {"time_zone", "Europe/Paris"}}}) {
+  for (const auto& body :
+       {boost::json::value{{"preferred_language", "fr"}},
+        boost::json::value{{"time_zone", "Europe/Paris"}},
+        boost::json::value{{"preferred_language", "fr"}, {"time_zone", "Europe/Paris"}}}) {
     SCOPED_TRACE(json_str(body));
     auto v = expect_json(patch_settings(a.user_id, body), 200);
     expect_account_view_shape(v);
@@ -539,9 +559,22 @@ TEST_F(AccountsGateway, DeclaredCountrySameValueIsANoOp) {
 TEST_F(AccountsGateway, DeclaredCountryRejectsCodesThatAreNotAssignedUpperCaseAlpha2) {
   auto a = create_account(svc());
   ASSERT_EQ(put_country(a.user_id, "DE").status, 200u);
-  const std::vector<boost::json::value> bad = {"de", "De", "XX", "UK", "XK", "EU", "DEU", "D",
-                                               "", " DE", "DE ", "D1", 49, true,
-                                               boost::json::array{"DE"}, boost::json::object{}};
+  const std::vector<boost::json::value> bad = {"de",
+                                               "De",
+                                               "XX",
+                                               "UK",
+                                               "XK",
+                                               "EU",
+                                               "DEU",
+                                               "D",
+                                               "",
+                                               " DE",
+                                               "DE ",
+                                               "D1",
+                                               49,
+                                               true,
+                                               boost::json::array{"DE"},
+                                               boost::json::object{}};
   for (const auto& c : bad) {
     SCOPED_TRACE(json_str(c));
     auto before = write_counts(svc());

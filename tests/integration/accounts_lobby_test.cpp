@@ -16,6 +16,7 @@ class AccountsLobby : public ::testing::Test {
     delete service_;
     service_ = nullptr;
   }
+  void TearDown() override { expect_alive(*service_); }
   const RunningService& svc() const { return *service_; }
   static RunningService* service_;
 
@@ -68,8 +69,8 @@ TEST_F(AccountsLobby, EligibilityOfANewAccount) {
   EXPECT_EQ(str(v, "user_id"), a.user_id);
   EXPECT_EQ(str(v, "plan_code"), "free");
   EXPECT_EQ(field(v, "is_paid"), boost::json::value(false)) << r.body;
-  for (const char* k : {"can_login", "can_join_games", "can_create_private_games",
-                        "can_update_profile"}) {
+  for (const char* k :
+       {"can_login", "can_join_games", "can_create_private_games", "can_update_profile"}) {
     EXPECT_EQ(field(v, k), boost::json::value(true)) << k << " " << r.body;
   }
   EXPECT_TRUE(field(v, "active_sanction_codes").is_array() &&
@@ -118,11 +119,12 @@ TEST_F(AccountsLobby, EffectiveLimitsHonourActiveOverridesOnly) {
   auto a = create_account(svc());
   seed_limit(svc(), a.user_id, "max_owned_private_games", 0);
   seed_limit(svc(), a.user_id, "max_active_game_memberships", 12, "now() + interval '1 hour'");
-  seed_limit(svc(), a.user_id, "max_pending_public_applications", 50, "now() - interval '1 second'");
+  seed_limit(svc(), a.user_id, "max_pending_public_applications", 50,
+             "now() - interval '1 second'");
   auto r = eligibility(a.user_id);
   auto v = expect_json(r, 200);
-  EXPECT_TRUE(same_json(field(v, "effective_limits"),
-                        boost::json::parse(R"({"max_owned_private_games":0,
+  EXPECT_TRUE(
+      same_json(field(v, "effective_limits"), boost::json::parse(R"({"max_owned_private_games":0,
                                                "max_pending_public_applications":3,
                                                "max_active_game_memberships":12})")))
       << r.body;
@@ -149,8 +151,8 @@ TEST_F(AccountsLobby, EligibilityBatchKeepsFirstOccurrenceOrderAndListsNotFoundO
   seed_sanction(svc(), c.user_id, "game_join_block");
   ASSERT_EQ(soft_delete(svc(), d.user_id).status, 200u);
   const std::string u1 = unknown_id(11), u2 = unknown_id(12);
-  auto r = batch("eligibility:batch",
-                 {b.user_id, u1, a.user_id, b.user_id, d.user_id, u1, c.user_id, u2, a.user_id, d.user_id});
+  auto r = batch("eligibility:batch", {b.user_id, u1, a.user_id, b.user_id, d.user_id, u1,
+                                       c.user_id, u2, a.user_id, d.user_id});
   auto v = expect_json(r, 200);
   EXPECT_EQ(ids_of(field(v, "items")), (std::vector<std::string>{b.user_id, a.user_id, c.user_id}))
       << r.body;
@@ -171,7 +173,8 @@ TEST_F(AccountsLobby, EligibilityBatchOfOneAndOfOnlyUnknownIds) {
   EXPECT_EQ(ids_of(field(v, "items")), std::vector<std::string>{a.user_id});
   EXPECT_TRUE(field(v, "not_found").is_array() && field(v, "not_found").as_array().empty());
 
-  v = expect_json(batch("eligibility:batch", {unknown_id(21), unknown_id(22), unknown_id(21)}), 200);
+  v = expect_json(batch("eligibility:batch", {unknown_id(21), unknown_id(22), unknown_id(21)}),
+                  200);
   EXPECT_TRUE(field(v, "items").is_array() && field(v, "items").as_array().empty());
   EXPECT_EQ(strings_of(field(v, "not_found")),
             (std::vector<std::string>{unknown_id(21), unknown_id(22)}));
@@ -237,8 +240,9 @@ TEST_F(AccountsLobby, ProfilesBatchAnswersNameAndCountryInFirstOccurrenceOrder) 
   auto d = create_account(svc());
   std::string name = unique_user_name("Lobby");
   ASSERT_EQ(rename(svc(), b.user_id, name).status, 200u);
-  ASSERT_EQ(svc().call("PUT", kApi + "/users/" + b.user_id + "/declared-country",
-                       R"({"declared_country":"SE"})")
+  ASSERT_EQ(svc()
+                .call("PUT", kApi + "/users/" + b.user_id + "/declared-country",
+                      R"({"declared_country":"SE"})")
                 .status,
             200u);
   ASSERT_EQ(soft_delete(svc(), d.user_id).status, 200u);
@@ -250,13 +254,13 @@ TEST_F(AccountsLobby, ProfilesBatchAnswersNameAndCountryInFirstOccurrenceOrder) 
   const auto& items = field(v, "items");
   ASSERT_TRUE(items.is_array()) << r.body;
   ASSERT_EQ(items.as_array().size(), 2u) << r.body;
-  EXPECT_TRUE(same_json(items.as_array()[0],
-                        boost::json::object{{"user_id", b.user_id}, {"user_name", name},
-                                            {"declared_country", "SE"}}))
+  EXPECT_TRUE(same_json(
+      items.as_array()[0],
+      boost::json::object{{"user_id", b.user_id}, {"user_name", name}, {"declared_country", "SE"}}))
       << r.body;
-  EXPECT_TRUE(same_json(items.as_array()[1],
-                        boost::json::object{{"user_id", a.user_id}, {"user_name", a_name},
-                                            {"declared_country", nullptr}}))
+  EXPECT_TRUE(same_json(items.as_array()[1], boost::json::object{{"user_id", a.user_id},
+                                                                 {"user_name", a_name},
+                                                                 {"declared_country", nullptr}}))
       << r.body;
   EXPECT_EQ(strings_of(field(v, "not_found")), (std::vector<std::string>{d.user_id, u})) << r.body;
 }

@@ -64,15 +64,19 @@ domain::AccountState decode_account_state(const Result& r, int row) {
     s.entitlement.starts_at = time_at(r, row, 11);
     s.entitlement.ends_at = opt_time_at(r, row, 12);
   }
+  // The parsed documents are named: a range-for over parse(...).as_array() would iterate
+  // a reference into a temporary that is already gone.
   if (!r.is_null(row, 13)) {
-    for (const auto& item : boost::json::parse(r.get(row, 13)).as_array()) {
+    const boost::json::value sanctions = boost::json::parse(r.get(row, 13));
+    for (const auto& item : sanctions.as_array()) {
       const auto& x = item.as_array();
       s.sanctions.push_back({std::string(x.at(0).as_string()), std::string(x.at(1).as_string()),
                              from_us(x.at(2).to_number<std::int64_t>()), opt_json_time(x.at(3))});
     }
   }
   if (!r.is_null(row, 14)) {
-    for (const auto& item : boost::json::parse(r.get(row, 14)).as_array()) {
+    const boost::json::value limits = boost::json::parse(r.get(row, 14));
+    for (const auto& item : limits.as_array()) {
       const auto& x = item.as_array();
       s.limits.push_back({std::string(x.at(0).as_string()), x.at(1).to_number<std::int64_t>(),
                           std::string(x.at(2).as_string()),

@@ -44,6 +44,12 @@ class Connection {
 
   // One command; a Redis error reply comes back as Type::error, I/O failures throw.
   Reply command(const std::vector<std::string_view>& argv);
+  // Pipelining: every command goes out in one write, then the replies are read in order and
+  // appended to `replies` (error replies included, as Type::error). An I/O failure throws
+  // RedisError after the replies read so far were appended, so the caller knows which
+  // commands Redis certainly executed.
+  void pipeline(const std::vector<std::vector<std::string_view>>& commands,
+                std::vector<Reply>& replies);
   bool broken() const noexcept { return broken_; }
 
  private:

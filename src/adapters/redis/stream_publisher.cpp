@@ -2,7 +2,7 @@
 
 namespace userservice::redis {
 
-std::string StreamPublisher::publish(Connection& conn, const StreamEvent& e) const {
+std::vector<std::string_view> StreamPublisher::xadd_command(const StreamEvent& e) const {
   std::vector<std::string_view> argv = {
       "XADD",     stream_,       "MAXLEN",  "~",           max_len_, "*",
       "event_id", e.event_id,    "event_type", e.event_type, "user_id", e.user_id,
@@ -11,7 +11,11 @@ std::string StreamPublisher::publish(Connection& conn, const StreamEvent& e) con
     argv.push_back("trace_id");
     argv.push_back(e.trace_id);
   }
-  Reply r = conn.command(argv);
+  return argv;
+}
+
+std::string StreamPublisher::publish(Connection& conn, const StreamEvent& e) const {
+  Reply r = conn.command(xadd_command(e));
   if (r.type == Reply::Type::error) throw RedisError("XADD " + stream_ + ": " + r.str);
   return r.str;
 }

@@ -2,6 +2,8 @@
 // XADD to one Redis Stream, trimmed approximately to a maximum length (api.md §10).
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "adapters/redis/connection.h"
 
@@ -26,6 +28,10 @@ class StreamPublisher {
   // XADD <stream> MAXLEN ~ <max_len> * event_id … [trace_id …]; returns the entry id.
   // Throws RedisError on I/O failure or an error reply.
   std::string publish(Connection& conn, const StreamEvent& event) const;
+
+  // The argv of that XADD, for pipelining (Connection::pipeline). It points into `event`
+  // and this publisher, which must outlive it.
+  std::vector<std::string_view> xadd_command(const StreamEvent& event) const;
 
  private:
   std::string stream_;

@@ -2,6 +2,7 @@
 // Route registration, one function per caller group (api.md §3–§8).
 namespace userservice::services {
 class AccountService;
+class AdminCommandService;
 }
 
 namespace userservice::http {
@@ -18,5 +19,7 @@ void register_geo_routes(Router& router, services::AccountService& accounts);
 void register_lobby_routes(Router& router, services::AccountService& accounts);
 // Trusted admin callers: soft delete, blocked emails, lookups (§8).
 void register_admin_account_routes(Router& router, services::AccountService& accounts);
+// Trusted admin callers: entitlement, sanction and limit commands and their history (§8).
+void register_admin_command_routes(Router& router, services::AdminCommandService& commands);
 
 }  // namespace userservice::http

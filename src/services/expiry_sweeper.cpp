@@ -1,0 +1,119 @@
+#include "services/expiry_sweeper.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+
+#include "domain/error.h"
+#include "domain/ids.h"
+#include "telemetry/log.h"
+
+namespace userservice::services {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string_view kind_name(ExpiryKind kind) {
+  switch (kind) {
+    case ExpiryKind::entitlements:
+      return "entitlements";
+    case ExpiryKind::sanctions:
+      return "sanctions";
+    case ExpiryKind::limits:
+      return "limits";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+ExpirySweeper::ExpirySweeper(asio::any_io_executor ex, CommandStore& store,
+                             domain::RandomSource& random, NowFn now, telemetry::Logger& log,
+                             ExpirySweeperOptions options)
+    : store_(store),
+      random_(random),
+      now_(std::move(now)),
+      log_(log),
+      options_(options),
+      timer_(ex),
+      done_(ex, asio::steady_timer::time_point::max()) {
+  if (options_.batch_size < 1) options_.batch_size = 1;
+}
+
+void ExpirySweeper::start() {
+  if (running_ || stopping_) return;
+  running_ = true;
+  asio::co_spawn(timer_.get_executor(), loop(),
+                 asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr) {
+                   running_ = false;
+                   done_.cancel();
+                 }));
+}
+
+asio::awaitable<void> ExpirySweeper::stop() {
+  stopping_ = true;
+  timer_.cancel();
+  if (!running_) co_return;
+  cancel_.emit(asio::cancellation_type::terminal);
+  co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> ExpirySweeper::loop() {
+  log_.info(
+      "expiry sweeper started",
+      {{"interval_ms",
+        static_cast<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.interval).count())},
+       {"batch_size", options_.batch_size}});
+  while (!stopping_) {
+    try {
+      co_await sweep_once();
+    } catch (const domain::Error& e) {
+      if (stopping_) break;
+      // Typically the database being unreachable or restarting: the next tick retries.
+      log_.warn("expiry sweep failed", {{"code", domain::to_string(e.code())},
+                                        {"message", e.message()},
+                                        {"detail", e.detail()}});
+    } catch (const std::exception& e) {
+      if (stopping_) break;  // the batch in flight was cancelled by stop()
+      log_.error("expiry sweep failed", {{"error", e.what()}});
+    }
+    if (stopping_) break;
+    timer_.expires_after(options_.interval);
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled by stop()
+  }
+  log_.info("expiry sweeper stopped");
+}
+
+asio::awaitable<int> ExpirySweeper::sweep_once() {
+  constexpr std::array kKinds = {ExpiryKind::entitlements, ExpiryKind::sanctions,
+                                 ExpiryKind::limits};
+  int total = 0;
+  for (ExpiryKind kind : kKinds) {
+    for (;;) {
+      if (stopping_) co_return total;
+      const domain::TimePoint now = std::chrono::floor<std::chrono::microseconds>(now_());
+      // Two ids per item: a sanction may need a lifecycle event besides its domain event.
+      std::vector<std::string> ids;
+      ids.reserve(2 * static_cast<std::size_t>(options_.batch_size));
+      for (int i = 0; i < 2 * options_.batch_size; ++i) {
+        ids.push_back(domain::mint_event_id(now, random_));
+      }
+      RequestContext ctx;
+      ctx.deadline = Clock::now() + options_.batch_timeout;
+      const int n = co_await store_.expire_due(ctx, kind, now, options_.batch_size, ids);
+      total += n;
+      if (n > 0) log_.info("expired", {{"kind", kind_name(kind)}, {"count", n}});
+      // A short batch means nothing more is due now (or the rest is held by someone else
+      // and is left for the next tick).
+      if (n < options_.batch_size) break;
+    }
+  }
+  co_return total;
+}
+
+}  // namespace userservice::services
