@@ -182,7 +182,8 @@ boost::asio::awaitable<BatchResult> AccountService::eligibility_batch(
     if (it == by_id.end()) {
       out.not_found.push_back(id);
     } else {
-      out.items.push_back(domain::eligibility(domain::effective_state(std::move(*it->second), now)));
+      // Copied, not moved: the map's keys view the stored user ids.
+      out.items.push_back(domain::eligibility(domain::effective_state(*it->second, now)));
     }
   }
   co_return out;
@@ -201,7 +202,7 @@ boost::asio::awaitable<ProfilesResult> AccountService::profiles_batch(
     if (it == by_id.end()) {
       out.not_found.push_back(id);
     } else {
-      out.items.push_back(std::move(*it->second));
+      out.items.push_back(*it->second);  // copied: the map's keys view the stored ids
     }
   }
   co_return out;

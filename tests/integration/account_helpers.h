@@ -467,8 +467,18 @@ inline std::ostream& operator<<(std::ostream& os, const WriteCounts& c) {
 // One row of a read-only query on a connection kept open per database: the bad-input matrix
 // calls this twice per request, and a fresh connection each time would dominate its run time.
 inline std::vector<std::string> cached_query_row(const std::string& dsn, const std::string& q) {
+  // Closed at exit, so LeakSanitizer sees no abandoned libpq connections.
+  struct Connections {
+    std::map<std::string, PGconn*> by_dsn;
+    ~Connections() {
+      for (auto& [dsn, c] : by_dsn) {
+        if (c != nullptr) PQfinish(c);
+      }
+    }
+  };
   static std::mutex mu;
-  static std::map<std::string, PGconn*> conns;
+  static Connections cache;
+  auto& conns = cache.by_dsn;
   std::lock_guard lock(mu);
   PGconn*& c = conns[dsn];
   if (c == nullptr || PQstatus(c) != CONNECTION_OK) {

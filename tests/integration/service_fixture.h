@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "support/http_client.h"
 #include "support/servers.h"
@@ -54,7 +55,18 @@ inline RunningService start_service(const std::map<std::string, std::string>& ex
   }
   s.process = std::make_unique<ServiceProcess>(USERSERVICE_BINARY, env);
   s.process->start();
-  if (!s.process->wait_listening(s.port, std::chrono::seconds(20))) {
+  // The "listening" log line, not a successful connect, proves that THIS process bound its
+  // ports: a connect alone could reach some other process that holds a recycled port.
+  bool listening = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until && s.process->running()) {
+    if (s.process->stdout_text().find("\"msg\":\"listening\"") != std::string::npos) {
+      listening = s.process->wait_listening(s.port, std::chrono::seconds(5));
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!listening) {
     ADD_FAILURE() << "service did not start listening\nstdout:\n"
                   << s.process->stdout_text() << "\nstderr:\n"
                   << s.process->stderr_text();
