@@ -70,7 +70,6 @@ struct Runtime::Impl {
   // One generator for minted ids, owned by the event-loop thread.
   domain::Xoshiro256Random random = domain::Xoshiro256Random::from_os_entropy();
 
-  std::unique_ptr<redis::Connection> redis;
   std::unique_ptr<postgres::Pool> primary;
   std::unique_ptr<postgres::PgUserStore> store;
   std::optional<redis::StreamPublisher> domain_events;
@@ -93,9 +92,11 @@ struct Runtime::Impl {
 
 asio::awaitable<void> Runtime::Impl::start() {
   // 1. Redis: AUTH, SELECT, PING with the operation timeout.
-  redis = step("redis", [&] {
-    return redis::Connection::open({cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
-                                    cfg.redis.operation_timeout});
+  // The check's connection is closed right away: only the relay talks to Redis, on its own
+  // connection, so holding this one would only keep an idle client open for the process life.
+  step("redis", [&] {
+    redis::Connection::open({cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
+                             cfg.redis.operation_timeout});
   });
   log.info("redis connected", {{"addr", cfg.redis.master_addr}, {"db", cfg.redis.db}});
 
@@ -119,7 +120,7 @@ asio::awaitable<void> Runtime::Impl::start() {
   // 3. The user store.
   store = std::make_unique<postgres::PgUserStore>(*primary);
 
-  // 4. Two stream publishers sharing the Redis connection.
+  // 4. Two stream publishers (stream name + trim length); the relay sends through them.
   domain_events.emplace(cfg.redis.domain_events_stream, cfg.redis.domain_events_max_len);
   lifecycle_events.emplace(cfg.redis.lifecycle_events_stream, cfg.redis.lifecycle_events_max_len);
 

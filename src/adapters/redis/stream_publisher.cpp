@@ -14,10 +14,4 @@ std::vector<std::string_view> StreamPublisher::xadd_command(const StreamEvent& e
   return argv;
 }
 
-std::string StreamPublisher::publish(Connection& conn, const StreamEvent& e) const {
-  Reply r = conn.command(xadd_command(e));
-  if (r.type == Reply::Type::error) throw RedisError("XADD " + stream_ + ": " + r.str);
-  return r.str;
-}
-
 }  // namespace userservice::redis

@@ -25,12 +25,9 @@ class StreamPublisher {
 
   const std::string& stream() const noexcept { return stream_; }
 
-  // XADD <stream> MAXLEN ~ <max_len> * event_id … [trace_id …]; returns the entry id.
-  // Throws RedisError on I/O failure or an error reply.
-  std::string publish(Connection& conn, const StreamEvent& event) const;
-
-  // The argv of that XADD, for pipelining (Connection::pipeline). It points into `event`
-  // and this publisher, which must outlive it.
+  // The argv of `XADD <stream> MAXLEN ~ <max_len> * event_id … [trace_id …]`, for
+  // pipelining (Connection::pipeline). It points into `event` and this publisher, which
+  // must outlive it.
   std::vector<std::string_view> xadd_command(const StreamEvent& event) const;
 
  private:
