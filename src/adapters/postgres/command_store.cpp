@@ -493,7 +493,7 @@ boost::asio::awaitable<CommandResult> run_command(Pool& pool, const RequestConte
   queries.push_back(expire);
   queries.push_back(command);
   queries.push_back({&sql::kCommandAccountState, Params{std::string(user_id)}});
-  std::vector<Result> results = co_await pool.pipeline(std::move(queries), ctx.deadline);
+  std::vector<Result> results = co_await pool.pipeline(std::move(queries), ctx);
   CommandResult out;
   const Result& cmd = results.at(2);
   if (results.at(0).rows() == 0 || cmd.rows() == 0 || cmd.get(0, 0) == "0") co_return out;
@@ -635,7 +635,7 @@ boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, const Req
   queries.push_back({&sql::kAccountKnown, Params{std::string(user_id)}});
   queries.push_back(
       {&statement, Params{std::string(user_id), std::to_string(before), std::to_string(limit)}});
-  std::vector<Result> results = co_await pool.pipeline(std::move(queries), ctx.deadline);
+  std::vector<Result> results = co_await pool.pipeline(std::move(queries), ctx);
   if (results.at(0).rows() == 0 || results.at(0).get(0, 0) != "t") co_return std::nullopt;
   co_return std::move(results.at(1));
 }
@@ -706,7 +706,7 @@ boost::asio::awaitable<int> PgCommandStore::expire_due(const RequestContext& ctx
       statement = &sql::kSweepLimits;
       break;
   }
-  Result r = co_await primary_.query(*statement, std::move(p), ctx.deadline);
+  Result r = co_await primary_.query(*statement, std::move(p), ctx);
   co_return r.rows() == 1 ? static_cast<int>(to_int(r.get(0, 0))) : 0;
 }
 

@@ -17,6 +17,7 @@
 #include "domain/error.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
+#include "telemetry/tracer.h"
 
 namespace userservice::postgres::detail {
 
@@ -309,7 +310,7 @@ asio::awaitable<PGresult*> Connection::next_result() {
 }
 
 asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> queries, OpLimit limit,
-                                                     telemetry::Metrics* metrics) {
+                                                     Instrumentation instr) {
   auto self = shared_from_this();  // a timer or a Lease may outlive the caller's frame
   if (!conn_) throw unavailable("connection closed");
   if (busy_) throw std::logic_error("postgres connection used by two operations at once");
@@ -337,12 +338,29 @@ asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> quer
   bool completed = false;
   std::vector<char> recorded(queries.size(), 0);
   const auto started = Clock::now();
+  const bool tracing = instr.tracer != nullptr && instr.ctx != nullptr &&
+                       instr.tracer->recording(*instr.ctx);
+  const std::uint64_t started_unix = tracing ? telemetry::unix_nanos_now() : 0;
   const auto record = [&](std::size_t i, bool ok) {
     if (recorded[i]) return;
     recorded[i] = 1;
-    if (metrics) {
+    if (instr.metrics) {
       const std::chrono::duration<double> secs = Clock::now() - started;
-      metrics->db_query(queries[i].statement->name, secs.count(), ok);
+      instr.metrics->db_query(queries[i].statement->name, secs.count(), ok);
+    }
+    if (tracing) {
+      // One client span per statement, all starting when the pipeline was sent: they share
+      // one round trip, and each ends when its own result has been read.
+      telemetry::SpanData span = instr.tracer->child_of(*instr.ctx, queries[i].statement->name,
+                                                        telemetry::SpanKind::client);
+      span.start_unix_nano = started_unix;
+      span.attributes.push_back({"db.system", std::string("postgresql")});
+      span.attributes.push_back({"db.operation.name", std::string(queries[i].statement->name)});
+      span.attributes.push_back({"db.pool.name", std::string(instr.pool_name)});
+      span.attributes.push_back(
+          {"db.operation.batch.size", static_cast<std::int64_t>(queries.size())});
+      if (!ok) span.status = telemetry::SpanStatus::error;
+      instr.tracer->end(std::move(span));
     }
   };
   ScopeExit guard([&] {

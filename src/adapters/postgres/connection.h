@@ -24,9 +24,19 @@
 namespace userservice::telemetry {
 class Logger;
 class Metrics;
+class Tracer;
 }  // namespace userservice::telemetry
 
 namespace userservice::postgres::detail {
+
+// Where one operation reports its statements: duration metrics, and client spans under the
+// request's server span when `ctx` is set and the tracer records it. Any member may be null.
+struct Instrumentation {
+  telemetry::Metrics* metrics = nullptr;
+  const telemetry::Tracer* tracer = nullptr;
+  const RequestContext* ctx = nullptr;
+  std::string_view pool_name;
+};
 
 // When one operation must end, and which error its expiry means: the request deadline
 // (deadline_exceeded) or the operation timeout (service_unavailable).
@@ -74,7 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // system_error(operation_aborted) when cancelled; after the latter two the connection is
   // closed.
   boost::asio::awaitable<std::vector<Result>> run(std::span<const Query> queries, OpLimit limit,
-                                                  telemetry::Metrics* metrics);
+                                                  Instrumentation instr);
 
   // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
   boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);

@@ -98,6 +98,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   ConnectParams params;
   telemetry::Logger& log;
   telemetry::Metrics* metrics;
+  const telemetry::Tracer* tracer = nullptr;
 
   std::vector<std::shared_ptr<Connection>> idle;  // back = most recently used
   std::deque<std::shared_ptr<Waiter>> waiters;    // FIFO
@@ -296,6 +297,25 @@ asio::awaitable<Result> Lease::query(const Statement& s, Params params,
 
 asio::awaitable<std::vector<Result>> Lease::pipeline(std::vector<Query> queries,
                                                      Clock::time_point deadline) {
+  co_return co_await run(std::move(queries), deadline, nullptr);
+}
+
+asio::awaitable<Result> Lease::query(const Statement& s, Params params,
+                                     const RequestContext& ctx) {
+  std::vector<Query> queries;
+  queries.push_back(Query{&s, std::move(params)});
+  auto results = co_await run(std::move(queries), ctx.deadline, &ctx);
+  co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<Result>> Lease::pipeline(std::vector<Query> queries,
+                                                     const RequestContext& ctx) {
+  co_return co_await run(std::move(queries), ctx.deadline, &ctx);
+}
+
+asio::awaitable<std::vector<Result>> Lease::run(std::vector<Query> queries,
+                                                Clock::time_point deadline,
+                                                const RequestContext* ctx) {
   // Copies: the Lease may be moved or destroyed while this frame is suspended.
   auto pool = pool_;
   auto conn = conn_;
@@ -303,7 +323,8 @@ asio::awaitable<std::vector<Result>> Lease::pipeline(std::vector<Query> queries,
   if (conn->closed()) {
     throw Error(ErrorCode::service_unavailable, "database unavailable", "connection closed");
   }
-  co_return co_await conn->run(queries, pool->limit_for(deadline), pool->metrics);
+  detail::Instrumentation instr{pool->metrics, pool->tracer, ctx, pool->opts.name};
+  co_return co_await conn->run(queries, pool->limit_for(deadline), instr);
 }
 
 asio::awaitable<std::vector<Result>> Lease::execute(std::string sql, Clock::time_point deadline) {
@@ -341,12 +362,30 @@ asio::awaitable<Result> Pool::query(const Statement& s, Params params, Clock::ti
 
 asio::awaitable<std::vector<Result>> Pool::pipeline(std::vector<Query> queries,
                                                     Clock::time_point deadline) {
+  co_return co_await run(std::move(queries), deadline, nullptr);
+}
+
+asio::awaitable<Result> Pool::query(const Statement& s, Params params, const RequestContext& ctx) {
+  std::vector<Query> queries;
+  queries.push_back(Query{&s, std::move(params)});
+  auto results = co_await run(std::move(queries), ctx.deadline, &ctx);
+  co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<Result>> Pool::pipeline(std::vector<Query> queries,
+                                                    const RequestContext& ctx) {
+  co_return co_await run(std::move(queries), ctx.deadline, &ctx);
+}
+
+asio::awaitable<std::vector<Result>> Pool::run(std::vector<Query> queries,
+                                               Clock::time_point deadline,
+                                               const RequestContext* ctx) {
   auto state = state_;
   if (Clock::now() >= deadline) {
     throw Error(ErrorCode::deadline_exceeded, "request deadline exceeded");
   }
   Lease lease = co_await state->acquire(deadline);
-  co_return co_await lease.pipeline(std::move(queries), deadline);
+  co_return co_await lease.run(std::move(queries), deadline, ctx);
 }
 
 asio::awaitable<Lease> Pool::acquire(Clock::time_point deadline) {
@@ -370,5 +409,7 @@ PoolStats Pool::stats() const {
 }
 
 const PoolOptions& Pool::options() const { return state_->opts; }
+
+void Pool::set_tracer(const telemetry::Tracer* tracer) { state_->tracer = tracer; }
 
 }  // namespace userservice::postgres

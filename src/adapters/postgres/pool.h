@@ -30,6 +30,7 @@ struct pg_result;  // libpq's PGresult, kept opaque here
 namespace userservice::telemetry {
 class Logger;
 class Metrics;
+class Tracer;
 }  // namespace userservice::telemetry
 
 namespace userservice::postgres {
@@ -153,6 +154,11 @@ class Lease {
                                        Clock::time_point deadline);
   boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
                                                        Clock::time_point deadline);
+  // As above, bounded by ctx.deadline and traced as children of the request's span.
+  boost::asio::awaitable<Result> query(const Statement& s, Params params,
+                                       const RequestContext& ctx);
+  boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
+                                                       const RequestContext& ctx);
   // Runs `sql` (one or more ';'-separated statements, no parameters) with the simple-query
   // protocol, outside pipeline mode, bounded only by `deadline` (not operation_timeout).
   // One Result per statement. Meant for migrations: the connection is closed on release.
@@ -163,7 +169,11 @@ class Lease {
 
  private:
   friend struct detail::PoolState;
+  friend class Pool;
   Lease(std::shared_ptr<detail::PoolState> pool, std::shared_ptr<detail::Connection> conn);
+  boost::asio::awaitable<std::vector<Result>> run(std::vector<Query> queries,
+                                                  Clock::time_point deadline,
+                                                  const RequestContext* ctx);
   std::shared_ptr<detail::PoolState> pool_;
   std::shared_ptr<detail::Connection> conn_;
 };
@@ -185,14 +195,26 @@ class Pool {
   // All queries in one round trip and one implicit transaction; one Result per query.
   boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
                                                        Clock::time_point deadline);
+  // As above, bounded by ctx.deadline; each statement is a client span under the request's
+  // server span (see set_tracer).
+  boost::asio::awaitable<Result> query(const Statement& s, Params params,
+                                       const RequestContext& ctx);
+  boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
+                                                       const RequestContext& ctx);
   boost::asio::awaitable<Lease> acquire(Clock::time_point deadline);
   // Closes idle connections now and in-use ones when released; later calls fail with
   // service_unavailable.
   void close();
   PoolStats stats() const;
   const PoolOptions& options() const;
+  // Spans for statements run with a RequestContext; null (the default) records none. Set
+  // before the first query; the tracer must outlive the pool.
+  void set_tracer(const telemetry::Tracer* tracer);
 
  private:
+  boost::asio::awaitable<std::vector<Result>> run(std::vector<Query> queries,
+                                                  Clock::time_point deadline,
+                                                  const RequestContext* ctx);
   std::shared_ptr<detail::PoolState> state_;
 };
 

@@ -257,13 +257,13 @@ UpdateStatus decode_update_status(const Result& r) {
 
 boost::asio::awaitable<bool> PgUserStore::live_account_exists(const RequestContext& ctx,
                                                               std::string_view user_id) {
-  Result r = co_await primary_.query(sql::kLiveAccountExists, {std::string(user_id)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kLiveAccountExists, {std::string(user_id)}, ctx);
   co_return r.rows() == 1 && r.get(0, 0) == "t";
 }
 
 boost::asio::awaitable<services::EmailFacts> PgUserStore::email_facts(const RequestContext& ctx,
                                                                       std::string_view email) {
-  Result r = co_await primary_.query(sql::kEmailFacts, {std::string(email)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kEmailFacts, {std::string(email)}, ctx);
   co_return decode_email_facts(r);
 }
 
@@ -274,7 +274,7 @@ boost::asio::awaitable<services::EnsureOutcome> PgUserStore::ensure_account(
                      Params{a.email, a.user_id, a.user_name, a.preferred_language, a.time_zone,
                             us_param(a.created_at), a.event.event_id, a.event.trace_id}});
   queries.push_back({&sql::kEmailFacts, Params{a.email}});
-  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx.deadline);
+  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   services::EnsureOutcome out;
   out.created = results.at(0).rows() == 1;
   out.facts = decode_email_facts(results.at(1));
@@ -283,7 +283,7 @@ boost::asio::awaitable<services::EnsureOutcome> PgUserStore::ensure_account(
 
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_id(
     const RequestContext& ctx, std::string_view user_id, bool include_deleted) {
-  Result r = co_await primary_.query(sql::kAccountStateById, {std::string(user_id)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kAccountStateById, {std::string(user_id)}, ctx);
   auto s = first_account(r);
   if (s && s->account.deleted_at && !include_deleted) co_return std::nullopt;
   co_return s;
@@ -291,20 +291,20 @@ boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account
 
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_email(
     const RequestContext& ctx, std::string_view email) {
-  Result r = co_await primary_.query(sql::kAccountStateByEmail, {std::string(email)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kAccountStateByEmail, {std::string(email)}, ctx);
   co_return first_account(r);
 }
 
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_user_name(
     const RequestContext& ctx, std::string_view user_name) {
   Result r =
-      co_await primary_.query(sql::kAccountStateByUserName, {std::string(user_name)}, ctx.deadline);
+      co_await primary_.query(sql::kAccountStateByUserName, {std::string(user_name)}, ctx);
   co_return first_account(r);
 }
 
 boost::asio::awaitable<std::vector<domain::AccountState>> PgUserStore::live_accounts(
     const RequestContext& ctx, std::span<const std::string> user_ids) {
-  Result r = co_await primary_.query(sql::kLiveAccountStates, {text_array(user_ids)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kLiveAccountStates, {text_array(user_ids)}, ctx);
   std::vector<domain::AccountState> out;
   out.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) out.push_back(decode_account_state(r, i));
@@ -313,7 +313,7 @@ boost::asio::awaitable<std::vector<domain::AccountState>> PgUserStore::live_acco
 
 boost::asio::awaitable<std::vector<services::ProfileSummary>> PgUserStore::live_profiles(
     const RequestContext& ctx, std::span<const std::string> user_ids) {
-  Result r = co_await primary_.query(sql::kLiveProfiles, {text_array(user_ids)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kLiveProfiles, {text_array(user_ids)}, ctx);
   std::vector<services::ProfileSummary> out;
   out.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -332,7 +332,7 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_user_name(
   queries.push_back({&sql::kAccountStateById, Params{std::string(user_id)}});
   std::vector<Result> results;
   try {
-    results = co_await primary_.pipeline(std::move(queries), ctx.deadline);
+    results = co_await primary_.pipeline(std::move(queries), ctx);
   } catch (const SqlError& e) {
     rethrow_translated(e);
   }
@@ -350,7 +350,7 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_settings(
                      Params{std::string(user_id), change.preferred_language, change.time_zone,
                             us_param(event.occurred_at), event.event_id, event.trace_id}});
   queries.push_back({&sql::kAccountStateById, Params{std::string(user_id)}});
-  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx.deadline);
+  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   services::UpdateResult out;
   out.status = decode_update_status(results.at(0));
   if (out.status != UpdateStatus::not_found) out.state = first_account(results.at(1));
@@ -363,7 +363,7 @@ boost::asio::awaitable<services::CountryResult> PgUserStore::set_declared_countr
   Result r = co_await primary_.query(
       sql::kSetDeclaredCountry,
       {std::string(user_id), country, us_param(event.occurred_at), event.event_id, event.trace_id},
-      ctx.deadline);
+      ctx);
   services::CountryResult out;
   if (r.get(0, 0) == "0") co_return out;
   out.status = r.get(0, 1) == "0" ? UpdateStatus::unchanged : UpdateStatus::changed;
@@ -379,7 +379,7 @@ boost::asio::awaitable<services::DeleteResult> PgUserStore::soft_delete(
       sql::kSoftDelete,
       {std::string(user_id), us_param(event.occurred_at), std::string(reason_code), actor.type,
        actor.id, event.event_id, event.trace_id},
-      ctx.deadline);
+      ctx);
   services::DeleteResult out;
   if (r.get(0, 0) == "0") co_return out;
   out.found = true;
@@ -396,7 +396,7 @@ boost::asio::awaitable<std::pair<services::BlockedEmail, bool>> PgUserStore::blo
   queries.push_back({&sql::kInsertBlockedEmail, Params{std::string(email), std::string(reason_code),
                                                        actor.type, actor.id, us_param(now)}});
   queries.push_back({&sql::kSelectBlockedEmail, Params{std::string(email)}});
-  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx.deadline);
+  std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   const Result& row = results.at(1);
   if (row.rows() == 0) throw std::runtime_error("blocked email vanished right after its insert");
   services::BlockedEmail b{std::string(row.get(0, 0)), std::string(row.get(0, 1)), time_at(row, 0, 2)};
@@ -405,7 +405,7 @@ boost::asio::awaitable<std::pair<services::BlockedEmail, bool>> PgUserStore::blo
 
 boost::asio::awaitable<std::optional<services::BlockedEmail>> PgUserStore::blocked_email(
     const RequestContext& ctx, std::string_view email) {
-  Result r = co_await primary_.query(sql::kSelectBlockedEmail, {std::string(email)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kSelectBlockedEmail, {std::string(email)}, ctx);
   if (r.rows() == 0) co_return std::nullopt;
   co_return services::BlockedEmail{std::string(r.get(0, 0)), std::string(r.get(0, 1)),
                                    time_at(r, 0, 2)};
@@ -413,7 +413,7 @@ boost::asio::awaitable<std::optional<services::BlockedEmail>> PgUserStore::block
 
 boost::asio::awaitable<bool> PgUserStore::unblock_email(const RequestContext& ctx,
                                                         std::string_view email) {
-  Result r = co_await primary_.query(sql::kDeleteBlockedEmail, {std::string(email)}, ctx.deadline);
+  Result r = co_await primary_.query(sql::kDeleteBlockedEmail, {std::string(email)}, ctx);
   co_return r.rows() == 1;
 }
 
