@@ -1,6 +1,8 @@
 #include "app/runtime.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +17,7 @@
 #include "adapters/http/server.h"
 #include "adapters/postgres/migrations.h"
 #include "adapters/postgres/command_store.h"
+#include "adapters/postgres/listing_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/user_store.h"
 #include "adapters/redis/connection.h"
@@ -26,7 +29,10 @@
 #include "services/account_service.h"
 #include "services/admin_command_service.h"
 #include "services/expiry_sweeper.h"
+#include "services/listing.h"
+#include "telemetry/exporters.h"
 #include "telemetry/metrics.h"
+#include "telemetry/tracer.h"
 
 namespace userservice::app {
 
@@ -67,16 +73,24 @@ struct Runtime::Impl {
   telemetry::Logger& log;
   asio::io_context io{1};  // one event-loop thread: no locks on the request path
   telemetry::Metrics metrics;
+  // Spans go to the processors installed at start; everything that records spans holds a
+  // pointer to it, so it outlives them all (declared early, destroyed late).
+  telemetry::Tracer tracer;
+  std::unique_ptr<telemetry::PeriodicMetricsExporter> metrics_exporter;
   // One generator for minted ids, owned by the event-loop thread.
   domain::Xoshiro256Random random = domain::Xoshiro256Random::from_os_entropy();
 
   std::unique_ptr<postgres::Pool> primary;
+  // USERSERVICE_POSTGRES_REPLICA_DSNS, in order: read-only admin listing (api.md §11).
+  std::vector<std::unique_ptr<postgres::Pool>> replicas;
   std::unique_ptr<postgres::PgUserStore> store;
   std::optional<redis::StreamPublisher> domain_events;
   std::optional<redis::StreamPublisher> lifecycle_events;
   std::unique_ptr<services::AccountService> accounts;
   std::unique_ptr<postgres::PgCommandStore> command_store;
   std::unique_ptr<services::AdminCommandService> commands;
+  std::unique_ptr<postgres::PgListingStore> listing_store;
+  std::unique_ptr<services::ListingService> listing;
   std::unique_ptr<services::ExpirySweeper> sweeper;
   http::Router internal_router;
   http::Router admin_router;
@@ -87,10 +101,23 @@ struct Runtime::Impl {
 
   asio::awaitable<void> start();
   asio::awaitable<void> shutdown();
+  asio::awaitable<void> refresh_metrics();
+  void publish_pool_stats(const postgres::Pool& pool);
+  bool stopping = false;
+  std::optional<asio::steady_timer> refresh_timer;
   asio::awaitable<void> main();
 };
 
 asio::awaitable<void> Runtime::Impl::start() {
+  // 0. Telemetry exporters (OTLP / stdout per the OTEL_* variables), each on its own thread.
+  // They read the registry directly: loop-owned gauges are copied in by refresh_metrics().
+  step("telemetry", [&] {
+    auto pipeline = telemetry::build_telemetry(
+        cfg.telemetry, log, metrics.registry(),
+        [this](std::chrono::steady_clock::time_point) { return metrics.collect(); });
+    for (auto& processor : pipeline.span_processors) tracer.add_processor(std::move(processor));
+    metrics_exporter = std::move(pipeline.metrics);
+  });
   // 1. Redis: AUTH, SELECT, PING with the operation timeout.
   // The check's connection is closed right away: only the relay talks to Redis, on its own
   // connection, so holding this one would only keep an idle client open for the process life.
@@ -108,6 +135,8 @@ asio::awaitable<void> Runtime::Impl::start() {
                               cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
                               cfg.postgres.operation_timeout, "primary"},
         log, &metrics);
+    primary->set_tracer(&tracer);
+    metrics.on_scrape([this] { publish_pool_stats(*primary); });
     co_await primary->ping(Clock::now() + kStartupPingBudget);
     co_await postgres::migrate(*primary, log, Clock::now() + kMigrationBudget);
   } catch (const domain::Error& e) {
@@ -116,6 +145,33 @@ asio::awaitable<void> Runtime::Impl::start() {
     throw StartupError("postgres", e.what());
   }
   log.info("postgres ready", {{"max_open_conns", cfg.postgres.max_open_conns}});
+
+  // 2b. Replica pools (optional). Only the admin listing reads from them, so an unreachable
+  // replica is a warning, not a failed start: the user-facing routes do not depend on it, and
+  // listing pages routed to it answer 503 until it is back. A DSN libpq cannot parse is a
+  // configuration error and fails the start.
+  for (std::size_t i = 0; i < cfg.postgres.replica_dsns.size(); ++i) {
+    const std::string name = "replica-" + std::to_string(i + 1);
+    const std::string variable =
+        "USERSERVICE_POSTGRES_REPLICA_DSNS entry " + std::to_string(i + 1);
+    auto& pool = replicas.emplace_back(step(variable, [&] {
+      return std::make_unique<postgres::Pool>(
+          io.get_executor(),
+          postgres::PoolOptions{cfg.postgres.replica_dsns[i], cfg.postgres.max_open_conns,
+                                cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
+                                cfg.postgres.operation_timeout, name},
+          log, &metrics);
+    }));
+    pool->set_tracer(&tracer);
+    metrics.on_scrape([this, p = pool.get()] { publish_pool_stats(*p); });
+    try {
+      co_await pool->ping(Clock::now() + kStartupPingBudget);
+      log.info("postgres replica ready", {{"pool", name}});
+    } catch (const domain::Error& e) {
+      log.warn("postgres replica unreachable at start",
+               {{"pool", name}, {"error", e.message() + ": " + e.detail()}});
+    }
+  }
 
   // 3. The user store.
   store = std::make_unique<postgres::PgUserStore>(*primary);
@@ -136,15 +192,24 @@ asio::awaitable<void> Runtime::Impl::start() {
   commands = std::make_unique<services::AdminCommandService>(
       *command_store, random, [] { return std::chrono::system_clock::now(); });
   http::register_admin_command_routes(internal_router, *commands);
+  // The listing reads from the replicas when there are any (one walk stays on one), else
+  // from the primary.
+  std::vector<postgres::Pool*> listing_pools;
+  for (auto& r : replicas) listing_pools.push_back(r.get());
+  if (listing_pools.empty()) listing_pools.push_back(primary.get());
+  listing_store = std::make_unique<postgres::PgListingStore>(std::move(listing_pools));
+  listing = std::make_unique<services::ListingService>(
+      *listing_store, [] { return std::chrono::system_clock::now(); });
+  http::register_admin_listing_routes(internal_router, *listing);
 
   // 6. Listeners: bind both before serving either, so a bad admin address fails the
   // start before the internal listener has accepted anything.
-  internal_server = std::make_unique<http::Server>(
-      io,
-      http::ServerOptions{"internal", cfg.internal_http.addr, cfg.internal_http.read_header_timeout,
-                          cfg.internal_http.read_timeout, cfg.internal_http.idle_timeout,
-                          cfg.internal_request_timeout},
-      internal_router, log, &metrics);
+  http::ServerOptions internal_options{
+      "internal",          cfg.internal_http.addr,        cfg.internal_http.read_header_timeout,
+      cfg.internal_http.read_timeout, cfg.internal_http.idle_timeout, cfg.internal_request_timeout};
+  internal_options.tracer = &tracer;  // the admin listener's scrapes are not traced
+  internal_server =
+      std::make_unique<http::Server>(io, std::move(internal_options), internal_router, log, &metrics);
   step("internal listener", [&] { internal_server->listen(); });
   if (!cfg.admin_http.addr.empty()) {
     auto serve_metrics = [this](http::Request& req) -> asio::awaitable<http::Response> {
@@ -168,27 +233,51 @@ asio::awaitable<void> Runtime::Impl::start() {
   // The expiry sweeper (api.md §9) on the event loop, once everything it needs is up.
   sweeper = std::make_unique<services::ExpirySweeper>(
       io.get_executor(), *command_store, random, [] { return std::chrono::system_clock::now(); },
-      log, services::ExpirySweeperOptions{cfg.expiry_sweep_interval});
+      log,
+      services::ExpirySweeperOptions{.interval = cfg.expiry_sweep_interval, .metrics = &metrics});
   sweeper->start();
 
   // 7. The outbox relay, on its own thread with its own connections: it never blocks the
   // event loop, and an unreachable Redis only delays events (api.md §10).
-  relay = std::make_unique<redis::OutboxRelay>(
-      redis::OutboxRelayOptions{cfg.postgres.primary_dsn,
-                                {cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
-                                 cfg.redis.operation_timeout},
-                                *domain_events,
-                                *lifecycle_events},
-      log, &metrics);
+  redis::OutboxRelayOptions relay_options{cfg.postgres.primary_dsn,
+                                          {cfg.redis.master_addr, cfg.redis.password,
+                                           cfg.redis.db, cfg.redis.operation_timeout},
+                                          *domain_events,
+                                          *lifecycle_events};
+  relay_options.tracer = &tracer;
+  relay = std::make_unique<redis::OutboxRelay>(std::move(relay_options), log, &metrics);
   relay->start();
+  // Pull-style gauges (pools, process) refreshed on the loop, so that exporters on other
+  // threads read recent values without touching loop-owned state.
+  asio::co_spawn(io, refresh_metrics(), asio::detached);
   log.info("listening", {{"internal_addr", cfg.internal_http.addr},
                          {"internal_port", unsigned{internal_server->port()}},
                          {"admin_addr", cfg.admin_http.addr},
                          {"admin_port", admin_server ? unsigned{admin_server->port()} : 0u}});
 }
 
+void Runtime::Impl::publish_pool_stats(const postgres::Pool& pool) {
+  const postgres::PoolStats st = pool.stats();
+  metrics.db_pool(pool.options().name,
+                  telemetry::Metrics::DbPoolSnapshot{st.idle, st.in_use, st.max_open,
+                                                     st.wait_count, st.wait_seconds_total,
+                                                     st.closed_max_idle, st.closed_max_lifetime});
+}
+
+asio::awaitable<void> Runtime::Impl::refresh_metrics() {
+  refresh_timer.emplace(io);
+  while (!stopping) {
+    metrics.refresh();
+    refresh_timer->expires_after(1s);
+    auto [ec] = co_await refresh_timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) break;
+  }
+}
+
 asio::awaitable<void> Runtime::Impl::shutdown() {
   const auto deadline = Clock::now() + cfg.shutdown_timeout;
+  stopping = true;
+  if (refresh_timer) refresh_timer->cancel();
   log.info("shutting down", {{"timeout", config::format_go_duration(cfg.shutdown_timeout)}});
   // Listeners first (stop accepting, let in-flight requests finish), then the pools
   // those requests were using.
@@ -199,7 +288,13 @@ asio::awaitable<void> Runtime::Impl::shutdown() {
   // The relay last: the drained requests' events get their chance to go out. This blocks
   // the loop, which has nothing left to serve, until the relay thread ended (by the deadline).
   if (relay) relay->stop(deadline);
+  // Exporters last, so the spans of the drained requests and the relay's last publishes go
+  // out; each returns by the deadline whatever the collector does.
+  metrics.refresh();
+  tracer.shutdown(deadline);
+  if (metrics_exporter) metrics_exporter->shutdown(deadline);
   if (primary) primary->close();
+  for (auto& r : replicas) r->close();
 }
 
 asio::awaitable<void> Runtime::Impl::main() {
@@ -210,6 +305,7 @@ asio::awaitable<void> Runtime::Impl::main() {
     co_await start();
   } catch (...) {
     if (primary) primary->close();
+    for (auto& r : replicas) r->close();
     throw;
   }
   int signo = co_await signals.async_wait(asio::use_awaitable);

@@ -17,4 +17,20 @@ struct RequestContext {
   Clock::time_point deadline;  // USERSERVICE_INTERNAL_HTTP_REQUEST_TIMEOUT after arrival
 };
 
+// "00-<trace_id>-<span_id>-<flags>" naming the request's server span; "" without a trace.
+inline std::string traceparent_of(const RequestContext& ctx) {
+  if (ctx.trace_id.size() != 32 || ctx.span_id.size() != 16) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(55);
+  out += "00-";
+  out += ctx.trace_id;
+  out += '-';
+  out += ctx.span_id;
+  out += '-';
+  out += kHex[(ctx.trace_flags >> 4) & 0xf];
+  out += kHex[ctx.trace_flags & 0xf];
+  return out;
+}
+
 }  // namespace userservice

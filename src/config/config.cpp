@@ -1,9 +1,12 @@
 #include "config/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
 #include "config/duration.h"
+#include "telemetry/otlp_http.h"
 
 namespace userservice::config {
 
@@ -159,6 +162,114 @@ std::string signal_endpoint(const Reader& r, std::string_view specific_var, std:
   return base + "/v1/" + std::string(signal);
 }
 
+// OTel SDK variables that hold integer milliseconds (OTEL_BSP_SCHEDULE_DELAY and friends).
+void milliseconds(const Reader& r, std::string_view name, Duration& out) {
+  auto v = r.raw(name);
+  if (!v || Reader::trim(*v).empty()) return;
+  std::string_view s = Reader::trim(*v);
+  std::int64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+  if (ec != std::errc() || ptr != s.data() + s.size() || parsed <= 0 ||
+      parsed > std::int64_t{24} * 3600 * 1000) {
+    throw ConfigError(std::string(name),
+                      "must be a positive integer number of milliseconds, got \"" +
+                          std::string(s) + "\"");
+  }
+  out = std::chrono::milliseconds(parsed);
+}
+
+std::size_t positive_count(const Reader& r, std::string_view name, std::size_t fallback) {
+  std::int64_t value = static_cast<std::int64_t>(fallback);
+  r.integer<std::int64_t>(name, value, 1, 1'000'000);
+  return static_cast<std::size_t>(value);
+}
+
+// RFC 3986 percent-decoding, as the OTel spec asks for OTEL_RESOURCE_ATTRIBUTES and the
+// OTLP headers variables.
+std::string percent_decode(std::string_view name, std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) {
+      throw ConfigError(std::string(name), "has a truncated percent-escape");
+    }
+    const int hi = hex(s[i + 1]);
+    const int lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) throw ConfigError(std::string(name), "has an invalid percent-escape");
+    out += static_cast<char>((hi << 4) | lo);
+    i += 2;
+  }
+  return out;
+}
+
+// "key1=value1,key2=value2" (W3C Baggage-like). Empty members are skipped.
+std::vector<std::pair<std::string, std::string>> key_values(const Reader& r, std::string_view name,
+                                                            bool http_headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto v = r.raw(name);
+  if (!v) return out;
+  std::string_view rest = *v;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view member = Reader::trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (member.empty()) continue;
+    auto eq = member.find('=');
+    if (eq == std::string_view::npos) {
+      // The entry is not echoed: header values are often credentials.
+      throw ConfigError(std::string(name),
+                        "must be a list of key=value pairs (an entry has no '=')");
+    }
+    std::string key = percent_decode(name, Reader::trim(member.substr(0, eq)));
+    std::string value = percent_decode(name, Reader::trim(member.substr(eq + 1)));
+    if (key.empty()) throw ConfigError(std::string(name), "has an entry with an empty key");
+    if (http_headers) {
+      static constexpr std::string_view kTokenChars = "!#$%&'*+-.^_`|~";
+      for (char c : key) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) &&
+            kTokenChars.find(c) == std::string_view::npos) {
+          throw ConfigError(std::string(name), "has an invalid header name \"" + key + "\"");
+        }
+      }
+      for (char c : value) {
+        // CR/LF would let a value smuggle extra headers into the request.
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+          throw ConfigError(std::string(name), "has a control character in header \"" + key + "\"");
+        }
+      }
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+// Signal-specific entries replace generic ones with the same (case-insensitive) name.
+std::vector<std::pair<std::string, std::string>> merge_headers(
+    std::vector<std::pair<std::string, std::string>> generic,
+    const std::vector<std::pair<std::string, std::string>>& specific) {
+  auto same = [](const std::string& a, const std::string& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (const auto& [k, v] : specific) {
+    std::erase_if(generic, [&](const auto& kv) { return same(kv.first, k); });
+  }
+  generic.insert(generic.end(), specific.begin(), specific.end());
+  return generic;
+}
+
 void check_endpoint(std::string_view name, const std::string& url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     throw ConfigError(std::string(name), "must be an http:// URL, got \"" + url + "\"");
@@ -261,6 +372,64 @@ Config load(const Getenv& getenv) {
                  c.telemetry.metrics_endpoint);
   r.boolean("USERSERVICE_OTEL_STDOUT_TRACES_ENABLED", c.telemetry.stdout_traces);
   r.boolean("USERSERVICE_OTEL_STDOUT_METRICS_ENABLED", c.telemetry.stdout_metrics);
+
+  auto is_set = [&](std::string_view name) {
+    auto v = r.raw(name);
+    return v && !Reader::trim(*v).empty();
+  };
+  // An endpoint that will actually be used must be one the exporter can reach (no TLS here).
+  auto check_exported_endpoint = [&](config::Exporter exporter, std::string_view specific_var,
+                                     const std::string& url) {
+    if (exporter != Exporter::otlp) return;
+    std::string why;
+    if (!telemetry::parse_http_url(url, &why)) {
+      const std::string_view var =
+          is_set(specific_var) ? specific_var : "OTEL_EXPORTER_OTLP_ENDPOINT";
+      throw ConfigError(std::string(var), why);
+    }
+  };
+  check_exported_endpoint(c.telemetry.traces_exporter, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                          c.telemetry.traces_endpoint);
+  check_exported_endpoint(c.telemetry.metrics_exporter, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                          c.telemetry.metrics_endpoint);
+
+  auto generic_headers = key_values(r, "OTEL_EXPORTER_OTLP_HEADERS", true);
+  c.telemetry.traces_headers =
+      merge_headers(generic_headers, key_values(r, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", true));
+  c.telemetry.metrics_headers =
+      merge_headers(generic_headers, key_values(r, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", true));
+
+  Duration otlp_timeout = 10s;
+  milliseconds(r, "OTEL_EXPORTER_OTLP_TIMEOUT", otlp_timeout);
+  c.telemetry.traces_timeout = otlp_timeout;
+  c.telemetry.metrics_timeout = otlp_timeout;
+  milliseconds(r, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", c.telemetry.traces_timeout);
+  milliseconds(r, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", c.telemetry.metrics_timeout);
+
+  c.telemetry.resource_attributes = key_values(r, "OTEL_RESOURCE_ATTRIBUTES", false);
+  if (!is_set("OTEL_SERVICE_NAME")) {
+    for (const auto& [k, value] : c.telemetry.resource_attributes) {
+      if (k == "service.name" && !value.empty()) c.telemetry.service_name = value;
+    }
+  }
+
+  milliseconds(r, "OTEL_BSP_SCHEDULE_DELAY", c.telemetry.bsp_schedule_delay);
+  milliseconds(r, "OTEL_BSP_EXPORT_TIMEOUT", c.telemetry.bsp_export_timeout);
+  c.telemetry.bsp_max_queue_size =
+      positive_count(r, "OTEL_BSP_MAX_QUEUE_SIZE", c.telemetry.bsp_max_queue_size);
+  c.telemetry.bsp_max_export_batch_size =
+      positive_count(r, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", c.telemetry.bsp_max_export_batch_size);
+  if (c.telemetry.bsp_max_export_batch_size > c.telemetry.bsp_max_queue_size) {
+    if (is_set("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) {
+      throw ConfigError("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                        "must not exceed OTEL_BSP_MAX_QUEUE_SIZE (" +
+                            std::to_string(c.telemetry.bsp_max_queue_size) + ")");
+    }
+    // Only the queue was made smaller: the default batch size follows it.
+    c.telemetry.bsp_max_export_batch_size = c.telemetry.bsp_max_queue_size;
+  }
+  milliseconds(r, "OTEL_METRIC_EXPORT_INTERVAL", c.telemetry.metric_export_interval);
+  milliseconds(r, "OTEL_METRIC_EXPORT_TIMEOUT", c.telemetry.metric_export_timeout);
 
   return c;
 }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "telemetry/log.h"
@@ -70,6 +71,26 @@ struct TelemetryConfig {
   std::string metrics_endpoint = "http://localhost:4318/v1/metrics";
   bool stdout_traces = false;
   bool stdout_metrics = false;
+  // OTEL_EXPORTER_OTLP_HEADERS, overridden per name by OTEL_EXPORTER_OTLP_{TRACES,METRICS}_HEADERS
+  // ("k=v,k2=v2", values percent-decoded).
+  std::vector<std::pair<std::string, std::string>> traces_headers;
+  std::vector<std::pair<std::string, std::string>> metrics_headers;
+  // OTEL_EXPORTER_OTLP_TIMEOUT, overridden by OTEL_EXPORTER_OTLP_{TRACES,METRICS}_TIMEOUT
+  // (integer milliseconds): one HTTP request to the collector.
+  Duration traces_timeout = 10s;
+  Duration metrics_timeout = 10s;
+  // OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", percent-decoded), in order. Its service.name is used
+  // as service_name when OTEL_SERVICE_NAME is unset.
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  // Batch span processor: OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT (milliseconds),
+  // OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE (<= the queue size).
+  Duration bsp_schedule_delay = 5s;
+  Duration bsp_export_timeout = 30s;
+  std::size_t bsp_max_queue_size = 2048;
+  std::size_t bsp_max_export_batch_size = 512;
+  // Periodic metric reader: OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT (milliseconds).
+  Duration metric_export_interval = 60s;
+  Duration metric_export_timeout = 30s;
 };
 
 struct Config {

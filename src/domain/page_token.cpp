@@ -1,6 +1,7 @@
 #include "domain/page_token.h"
 
 #include "domain/error.h"
+#include "domain/user_id.h"
 
 namespace userservice::domain {
 namespace {
@@ -164,6 +165,29 @@ std::int64_t decode_record_cursor(std::string_view scope, std::string_view token
   // Record ids are positive identities; anything else was never sealed by us.
   if (id <= 0) throw invalid_request("page_token is invalid");
   return id;
+}
+
+// Payload: created_at (8 bytes, little-endian two's complement) | lane (1 byte) | user_id.
+std::string encode_keyset_cursor(std::string_view scope, const KeysetCursor& cursor) {
+  std::string payload;
+  payload.reserve(9 + cursor.user_id.size());
+  append_le64(payload, static_cast<std::uint64_t>(cursor.created_at_us));
+  payload += static_cast<char>(cursor.lane);
+  payload += cursor.user_id;
+  return seal_page_token(scope, payload);
+}
+
+KeysetCursor decode_keyset_cursor(std::string_view scope, std::string_view token) {
+  auto payload = open_page_token(scope, token);
+  if (!payload || payload->size() <= 9) throw invalid_request("page_token is invalid");
+  KeysetCursor cursor;
+  cursor.created_at_us =
+      static_cast<std::int64_t>(load_le64(reinterpret_cast<const std::uint8_t*>(payload->data())));
+  cursor.lane = static_cast<std::uint8_t>((*payload)[8]);
+  cursor.user_id = payload->substr(9);
+  // Only ids the service could have stored were ever sealed; anything else is not our token.
+  if (!is_well_formed_user_id(cursor.user_id)) throw invalid_request("page_token is invalid");
+  return cursor;
 }
 
 }  // namespace userservice::domain

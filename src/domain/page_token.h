@@ -28,6 +28,21 @@ std::string encode_record_cursor(std::string_view scope, std::int64_t record_id)
 // Error(invalid_request, "page_token is invalid") unless a cursor sealed for `scope`.
 std::int64_t decode_record_cursor(std::string_view scope, std::string_view token);
 
+// Listing cursors (api.md §8 listing): the (created_at, user_id) keyset position of the last
+// item of a page. The scope carries the canonical filter set, so a token from another filter
+// combination fails the tag check.
+struct KeysetCursor {
+  std::int64_t created_at_us = 0;  // microseconds since the Unix epoch, as stored
+  std::string user_id;
+  // Which of several equivalent read sources served the walk's first page, so that the
+  // whole walk stays on one (a replica's view only moves forward; another one's may lag).
+  std::uint8_t lane = 0;
+};
+std::string encode_keyset_cursor(std::string_view scope, const KeysetCursor& cursor);
+// Error(invalid_request, "page_token is invalid") unless a cursor sealed for `scope` holding a
+// well-formed user id.
+KeysetCursor decode_keyset_cursor(std::string_view scope, std::string_view token);
+
 // Building blocks, exposed for tests.
 std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key, std::string_view data) noexcept;
 std::string base64url_encode(std::string_view bytes);

@@ -52,7 +52,7 @@ Resolution resolve(const EmailFacts& f, domain::TimePoint now) {
 }
 
 EventStamp AccountService::stamp(const RequestContext& ctx, domain::TimePoint now) {
-  return EventStamp{domain::mint_event_id(now, random_), ctx.trace_id, now};
+  return EventStamp{domain::mint_event_id(now, random_), traceparent_of(ctx), now};
 }
 
 boost::asio::awaitable<bool> AccountService::exists(const RequestContext& ctx,

@@ -68,7 +68,7 @@ TimePoint AdminCommandService::now() const {
 CommandEvents AdminCommandService::events(const RequestContext& ctx, TimePoint now,
                                           std::size_t expiry_ids, bool lifecycle) {
   CommandEvents e;
-  e.event = EventStamp{domain::mint_event_id(now, random_), ctx.trace_id, now};
+  e.event = EventStamp{domain::mint_event_id(now, random_), traceparent_of(ctx), now};
   if (lifecycle) e.lifecycle_event_id = domain::mint_event_id(now, random_);
   e.expiry_event_ids.reserve(expiry_ids);
   for (std::size_t i = 0; i < expiry_ids; ++i) {

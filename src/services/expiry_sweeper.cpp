@@ -1,5 +1,7 @@
 #include "services/expiry_sweeper.h"
 
+#include "telemetry/metrics.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -70,16 +72,25 @@ asio::awaitable<void> ExpirySweeper::loop() {
             std::chrono::duration_cast<std::chrono::milliseconds>(options_.interval).count())},
        {"batch_size", options_.batch_size}});
   while (!stopping_) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto finished = [&](bool ok) {
+      if (options_.metrics == nullptr) return;
+      options_.metrics->sweep_finished(
+          ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    };
     try {
       co_await sweep_once();
+      finished(true);
     } catch (const domain::Error& e) {
       if (stopping_) break;
+      finished(false);
       // Typically the database being unreachable or restarting: the next tick retries.
       log_.warn("expiry sweep failed", {{"code", domain::to_string(e.code())},
                                         {"message", e.message()},
                                         {"detail", e.detail()}});
     } catch (const std::exception& e) {
       if (stopping_) break;  // the batch in flight was cancelled by stop()
+      finished(false);
       log_.error("expiry sweep failed", {{"error", e.what()}});
     }
     if (stopping_) break;
@@ -108,6 +119,7 @@ asio::awaitable<int> ExpirySweeper::sweep_once() {
       const int n = co_await store_.expire_due(ctx, kind, now, options_.batch_size, ids);
       total += n;
       if (n > 0) log_.info("expired", {{"kind", kind_name(kind)}, {"count", n}});
+      if (options_.metrics != nullptr) options_.metrics->items_expired(kind_name(kind), n);
       // A short batch means nothing more is due now (or the rest is held by someone else
       // and is left for the next tick).
       if (n < options_.batch_size) break;

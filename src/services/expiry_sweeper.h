@@ -23,11 +23,20 @@ class Logger;
 
 namespace userservice::services {
 
+}  // namespace userservice::services
+
+namespace userservice::telemetry {
+class Metrics;
+}  // namespace userservice::telemetry
+
+namespace userservice::services {
+
 struct ExpirySweeperOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(30);
   int batch_size = 100;
   // Bound on one batch statement (the pool's operation timeout applies too).
   std::chrono::nanoseconds batch_timeout = std::chrono::seconds(10);
+  telemetry::Metrics* metrics = nullptr;  // passes and expired items; null: not counted
 };
 
 class ExpirySweeper {

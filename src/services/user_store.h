@@ -21,7 +21,7 @@ using domain::TimePoint;
 // Identity of an event the store writes to the outbox; the service mints it.
 struct EventStamp {
   std::string event_id;
-  std::string trace_id;  // empty: none
+  std::string traceparent;  // W3C traceparent of the request's server span; empty: none
   TimePoint occurred_at;
 };
 

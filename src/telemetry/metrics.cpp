@@ -7,6 +7,15 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <vector>
 
 namespace userservice::telemetry {
@@ -27,6 +36,68 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   return b;
 }
+const prometheus::Histogram::BucketBoundaries& sweep_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {0.001, 0.005, 0.025, 0.1,
+                                                            0.5,   1,     5,     30};
+  return b;
+}
+
+// Advances a counter that mirrors a total kept elsewhere (never backwards).
+void advance(prometheus::Counter& c, double total) {
+  const double delta = total - c.Value();
+  if (delta > 0) c.Increment(delta);
+}
+
+// /proc/self/stat fields after the command name: utime, stime (ticks), starttime (ticks after
+// boot), vsize (bytes), rss (pages).
+struct ProcStat {
+  double cpu_seconds = 0;
+  double start_seconds_after_boot = 0;
+  double virtual_bytes = 0;
+  double resident_bytes = 0;
+  bool ok = false;
+};
+
+ProcStat read_proc_stat() {
+  ProcStat out;
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  if (!std::getline(in, line)) return out;
+  const auto close = line.rfind(')');  // the command name may contain spaces and ')'
+  if (close == std::string::npos) return out;
+  std::istringstream rest(line.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string tok; rest >> tok;) f.push_back(tok);
+  // f[0] is field 3 (state); field N is f[N - 3].
+  if (f.size() < 22) return out;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  out.cpu_seconds = (std::stod(f[14 - 3]) + std::stod(f[15 - 3])) / ticks;
+  out.start_seconds_after_boot = std::stod(f[22 - 3]) / ticks;
+  out.virtual_bytes = std::stod(f[23 - 3]);
+  out.resident_bytes = std::stod(f[24 - 3]) * page;
+  out.ok = true;
+  return out;
+}
+
+double boot_time_seconds() {
+  std::ifstream in("/proc/stat");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("btime ", 0) == 0) return std::stod(line.substr(6));
+  }
+  return 0;
+}
+
+double open_fds() {
+  std::error_code ec;
+  double n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n > 0 ? n - 1 : 0;  // minus the iterator's own descriptor
+}
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -51,7 +122,103 @@ struct Metrics::Impl {
           .Name("db_client_operation_duration_seconds")
           .Help("PostgreSQL statement duration, by statement name and outcome.")
           .Register(*registry);
+  // OTel db.sql.connection.* (as Go's otelsql / database/sql stats name them).
+  prometheus::Family<prometheus::Gauge>& db_open =
+      prometheus::BuildGauge()
+          .Name("db_sql_connection_open")
+          .Help("Open PostgreSQL connections, by pool and status (idle, in_use).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& db_max_open =
+      prometheus::BuildGauge()
+          .Name("db_sql_connection_max_open")
+          .Help("Maximum open PostgreSQL connections allowed, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_wait =
+      prometheus::BuildCounter()
+          .Name("db_sql_connection_wait_total")
+          .Help("Times a caller waited for a free PostgreSQL connection, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_wait_duration =
+      prometheus::BuildCounter()
+          .Name("db_sql_connection_wait_duration_seconds_total")
+          .Help("Total time callers waited for a free PostgreSQL connection, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_closed_max_idle =
+      prometheus::BuildCounter()
+          .Name("db_sql_connection_closed_max_idle_total")
+          .Help("PostgreSQL connections closed because the idle set was full, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_closed_max_lifetime =
+      prometheus::BuildCounter()
+          .Name("db_sql_connection_closed_max_lifetime_total")
+          .Help("PostgreSQL connections closed at their maximum lifetime, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& sweeps =
+      prometheus::BuildCounter()
+          .Name("userservice_expiry_sweeps_total")
+          .Help("Expiry sweeper passes, by outcome (ok, error).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& sweep_duration =
+      prometheus::BuildHistogram()
+          .Name("userservice_expiry_sweep_duration_seconds")
+          .Help("Duration of one expiry sweeper pass over every kind.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& expired_items =
+      prometheus::BuildCounter()
+          .Name("userservice_expiry_expired_items_total")
+          .Help("Items the sweeper expired, by kind (entitlement, sanction, limit).")
+          .Register(*registry);
+  // Process metrics, named as the Prometheus client libraries name them.
+  prometheus::Gauge& resident =
+      prometheus::BuildGauge()
+          .Name("process_resident_memory_bytes")
+          .Help("Resident memory size in bytes.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& virtual_memory =
+      prometheus::BuildGauge()
+          .Name("process_virtual_memory_bytes")
+          .Help("Virtual memory size in bytes.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& cpu =
+      prometheus::BuildCounter()
+          .Name("process_cpu_seconds_total")
+          .Help("Total user and system CPU time spent in seconds.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& fds =
+      prometheus::BuildGauge()
+          .Name("process_open_fds")
+          .Help("Number of open file descriptors.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& max_fds =
+      prometheus::BuildGauge()
+          .Name("process_max_fds")
+          .Help("Maximum number of open file descriptors.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& start_time =
+      prometheus::BuildGauge()
+          .Name("process_start_time_seconds")
+          .Help("Start time of the process since unix epoch in seconds.")
+          .Register(*registry)
+          .Add({});
   std::vector<std::function<void()>> refreshers;
+
+  void refresh_process() {
+    const ProcStat st = read_proc_stat();
+    if (st.ok) {
+      resident.Set(st.resident_bytes);
+      virtual_memory.Set(st.virtual_bytes);
+      advance(cpu, st.cpu_seconds);
+      if (start_time.Value() == 0) start_time.Set(boot_time_seconds() + st.start_seconds_after_boot);
+    }
+    fds.Set(open_fds());
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0) max_fds.Set(static_cast<double>(lim.rlim_cur));
+  }
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -79,14 +246,43 @@ void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
       .Observe(seconds);
 }
 
+void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
+  const std::string p(pool);
+  impl_->db_open.Add({{"pool", p}, {"status", "idle"}}).Set(s.idle);
+  impl_->db_open.Add({{"pool", p}, {"status", "in_use"}}).Set(s.in_use);
+  impl_->db_max_open.Add({{"pool", p}}).Set(s.max_open);
+  advance(impl_->db_wait.Add({{"pool", p}}), static_cast<double>(s.wait_count));
+  advance(impl_->db_wait_duration.Add({{"pool", p}}), s.wait_seconds);
+  advance(impl_->db_closed_max_idle.Add({{"pool", p}}), static_cast<double>(s.closed_max_idle));
+  advance(impl_->db_closed_max_lifetime.Add({{"pool", p}}),
+          static_cast<double>(s.closed_max_lifetime));
+}
+
+void Metrics::sweep_finished(bool ok, double seconds) {
+  impl_->sweeps.Add({{"outcome", ok ? "ok" : "error"}}).Increment();
+  impl_->sweep_duration.Add({}, sweep_buckets()).Observe(seconds);
+}
+
+void Metrics::items_expired(std::string_view kind, int count) {
+  auto& c = impl_->expired_items.Add({{"kind", std::string(kind)}});
+  if (count > 0) c.Increment(count);
+}
+
 void Metrics::on_scrape(std::function<void()> refresh) {
   impl_->refreshers.push_back(std::move(refresh));
 }
 
-std::string Metrics::serialize() {
+void Metrics::refresh() {
+  impl_->refresh_process();
   for (auto& refresh : impl_->refreshers) refresh();
+}
+
+std::string Metrics::serialize() {
+  refresh();
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
+
+std::vector<prometheus::MetricFamily> Metrics::collect() const { return impl_->registry->Collect(); }
 
 prometheus::Registry& Metrics::registry() { return *impl_->registry; }
 

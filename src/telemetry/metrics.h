@@ -1,12 +1,15 @@
 #pragma once
 // Prometheus metrics registry of the process. Served as text by the admin listener.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
 class Registry;
+struct MetricFamily;
 }
 
 namespace userservice::telemetry {
@@ -26,11 +29,34 @@ class Metrics {
   // Database statements, by statement name.
   void db_query(std::string_view statement, double seconds, bool ok);
 
-  // Runs before every scrape, to copy pull-style state (pool stats, process stats) into gauges.
-  void on_scrape(std::function<void()> refresh);
+  // A connection pool's state (OTel db.sql.connection.*), copied in by a refresher. Counters
+  // are given as totals since start; the families advance by the difference.
+  struct DbPoolSnapshot {
+    int idle = 0;
+    int in_use = 0;
+    int max_open = 0;
+    std::uint64_t wait_count = 0;
+    double wait_seconds = 0;
+    std::uint64_t closed_max_idle = 0;
+    std::uint64_t closed_max_lifetime = 0;
+  };
+  void db_pool(std::string_view pool, const DbPoolSnapshot& snapshot);
 
-  // Prometheus text exposition (format 0.0.4) of everything registered.
+  // Expiry sweeper: one finished pass (all kinds), and items expired by kind.
+  void sweep_finished(bool ok, double seconds);
+  void items_expired(std::string_view kind, int count);
+
+  // Runs on refresh(): copies pull-style state (pool stats, process stats) into gauges.
+  // Callbacks run on the event-loop thread only.
+  void on_scrape(std::function<void()> refresh);
+  // Runs the on_scrape callbacks and the process metrics; event-loop thread only (a scrape,
+  // and a periodic timer so that exporters on other threads see recent values).
+  void refresh();
+
+  // Prometheus text exposition (format 0.0.4) of everything registered; refreshes first.
   std::string serialize();
+  // A snapshot of every family without refreshing: safe from any thread (exporters).
+  std::vector<prometheus::MetricFamily> collect() const;
 
   prometheus::Registry& registry();
 

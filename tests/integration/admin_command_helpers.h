@@ -202,7 +202,7 @@ inline std::vector<Event> events(const Service& svc, const std::string& user_id 
   std::set<std::string> seen;
   std::string where = user_id.empty() ? "" : " WHERE user_id = " + acct::sql_literal(user_id);
   auto rows = svc->sql(
-      "SELECT event_id, event_type, stream, payload, coalesce(trace_id, '') "
+      "SELECT event_id, event_type, stream, payload, coalesce(substr(traceparent, 4, 32), '') "
       "FROM \"user\".event_outbox" +
       where + " ORDER BY seq");
   std::vector<Event> outbox;

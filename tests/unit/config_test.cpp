@@ -228,3 +228,114 @@ TEST(Config, SignalSpecificEndpointIsUsedAsIs) {
   EXPECT_EQ(c.telemetry.traces_endpoint, "http://b:9999/custom");
   EXPECT_EQ(c.telemetry.metrics_endpoint, "http://a:4318/v1/metrics");
 }
+
+TEST(Config, OtelSdkDefaults) {
+  Config c = Env{}.load();
+  EXPECT_EQ(c.telemetry.bsp_schedule_delay, 5000ms);
+  EXPECT_EQ(c.telemetry.bsp_export_timeout, 30000ms);
+  EXPECT_EQ(c.telemetry.bsp_max_queue_size, 2048u);
+  EXPECT_EQ(c.telemetry.bsp_max_export_batch_size, 512u);
+  EXPECT_EQ(c.telemetry.metric_export_interval, 60000ms);
+  EXPECT_EQ(c.telemetry.metric_export_timeout, 30000ms);
+  EXPECT_EQ(c.telemetry.traces_timeout, 10000ms);
+  EXPECT_EQ(c.telemetry.metrics_timeout, 10000ms);
+  EXPECT_TRUE(c.telemetry.traces_headers.empty());
+  EXPECT_TRUE(c.telemetry.metrics_headers.empty());
+  EXPECT_TRUE(c.telemetry.resource_attributes.empty());
+}
+
+TEST(Config, ReadsOtelSdkVariables) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  Env env;
+  env.vars.insert({
+      {"OTEL_BSP_SCHEDULE_DELAY", "250"},
+      {"OTEL_BSP_EXPORT_TIMEOUT", "1500"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
+      {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"},
+      {"OTEL_METRIC_EXPORT_INTERVAL", "1000"},
+      {"OTEL_METRIC_EXPORT_TIMEOUT", "500"},
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "2000"},
+      {"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "3000"},
+      {"OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc, X-Tenant=eu"},
+      {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=us,X-Only-Traces=1"},
+      {"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=a%2Cb,,k=%3D"},
+  });
+  Config c = env.load();
+  EXPECT_EQ(c.telemetry.bsp_schedule_delay, 250ms);
+  EXPECT_EQ(c.telemetry.bsp_export_timeout, 1500ms);
+  EXPECT_EQ(c.telemetry.bsp_max_queue_size, 100u);
+  EXPECT_EQ(c.telemetry.bsp_max_export_batch_size, 10u);
+  EXPECT_EQ(c.telemetry.metric_export_interval, 1000ms);
+  EXPECT_EQ(c.telemetry.metric_export_timeout, 500ms);
+  EXPECT_EQ(c.telemetry.traces_timeout, 2000ms);
+  EXPECT_EQ(c.telemetry.metrics_timeout, 3000ms);
+  // Signal-specific headers replace generic ones of the same name (case-insensitively).
+  EXPECT_EQ(c.telemetry.traces_headers,
+            (Pairs{{"Authorization", "Bearer abc"}, {"x-tenant", "us"}, {"X-Only-Traces", "1"}}));
+  EXPECT_EQ(c.telemetry.metrics_headers,
+            (Pairs{{"Authorization", "Bearer abc"}, {"X-Tenant", "eu"}}));
+  EXPECT_EQ(c.telemetry.resource_attributes,
+            (Pairs{{"deployment.environment", "prod"}, {"team", "a,b"}, {"k", "="}}));
+  EXPECT_EQ(c.telemetry.service_name, "userservice");
+}
+
+TEST(Config, ServiceNameFromResourceAttributesUnlessOtelServiceNameIsSet) {
+  Env env;
+  env.vars["OTEL_RESOURCE_ATTRIBUTES"] = "service.name=from-resource";
+  EXPECT_EQ(env.load().telemetry.service_name, "from-resource");
+  env.vars["OTEL_SERVICE_NAME"] = "explicit";
+  EXPECT_EQ(env.load().telemetry.service_name, "explicit");
+}
+
+TEST(Config, SmallerQueueShrinksTheDefaultBatch) {
+  Env env;
+  env.vars["OTEL_BSP_MAX_QUEUE_SIZE"] = "64";
+  EXPECT_EQ(env.load().telemetry.bsp_max_export_batch_size, 64u);
+}
+
+TEST(Config, HttpsEndpointIsAnErrorOnlyWhenOtlpExportsTo) {
+  Env env;
+  env.vars["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "https://collector:4318/v1/traces";
+  try {
+    env.load();
+    ADD_FAILURE() << "https accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.variable(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    EXPECT_NE(std::string(e.what()).find("https:// is not supported"), std::string::npos)
+        << e.what();
+  }
+  env.vars["OTEL_TRACES_EXPORTER"] = "none";
+  EXPECT_EQ(env.failing_variable(), "");
+  Env generic;
+  generic.vars["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://collector:4318";
+  EXPECT_EQ(generic.failing_variable(), "OTEL_EXPORTER_OTLP_ENDPOINT");
+}
+
+TEST(Config, InvalidOtelSdkValuesNameTheirVariable) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"OTEL_BSP_SCHEDULE_DELAY", "5s"},
+      {"OTEL_BSP_SCHEDULE_DELAY", "0"},
+      {"OTEL_BSP_EXPORT_TIMEOUT", "-1"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "0"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "many"},
+      {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"},  // over the default queue size
+      {"OTEL_METRIC_EXPORT_INTERVAL", "1m"},
+      {"OTEL_METRIC_EXPORT_TIMEOUT", "1.5"},
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "ten"},
+      {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"},
+      {"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", ""},  // empty: default, not an error
+      {"OTEL_EXPORTER_OTLP_HEADERS", "novalue"},
+      {"OTEL_EXPORTER_OTLP_HEADERS", "bad name=x"},
+      {"OTEL_EXPORTER_OTLP_HEADERS", "x=a%0d%0aInjected: 1"},
+      {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=v"},
+      {"OTEL_EXPORTER_OTLP_METRICS_HEADERS", "k=%zz"},
+      {"OTEL_RESOURCE_ATTRIBUTES", "k=%4"},
+      {"OTEL_RESOURCE_ATTRIBUTES", "justakey"},
+      {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://:4318/v1/metrics"},
+  };
+  for (const auto& [name, value] : cases) {
+    Env env;
+    env.vars[name] = value;
+    EXPECT_EQ(env.failing_variable(), value.empty() ? "" : name) << name << "=" << value;
+  }
+}

@@ -25,6 +25,7 @@
 #include "adapters/http/trace_context.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
+#include "telemetry/tracer.h"
 
 namespace userservice::http {
 
@@ -142,6 +143,34 @@ namespace {
 
 using Impl = Server::Impl;
 
+// The request's server span (OTel HTTP semantic conventions): its id is ctx.span_id, which
+// the statements' client spans already name as their parent.
+void record_server_span(const telemetry::Tracer& tracer, const Request& req,
+                        std::string_view route, unsigned status, double seconds) {
+  telemetry::SpanData span;
+  span.trace_id = req.ctx.trace_id;
+  span.span_id = req.ctx.span_id;
+  span.parent_span_id = req.ctx.parent_span_id;
+  span.trace_state = req.ctx.trace_state;
+  span.flags = req.ctx.trace_flags;
+  span.kind = telemetry::SpanKind::server;
+  span.name = req.method_text;
+  if (route != kUnmatched) {
+    span.name += ' ';
+    span.name += route;
+  }
+  span.end_unix_nano = telemetry::unix_nanos_now();
+  span.start_unix_nano = span.end_unix_nano - static_cast<std::uint64_t>(seconds * 1e9);
+  span.attributes.push_back({"http.request.method", req.method_text});
+  if (route != kUnmatched) span.attributes.push_back({"http.route", std::string(route)});
+  span.attributes.push_back({"url.path", req.path});
+  span.attributes.push_back({"http.response.status_code", static_cast<std::int64_t>(status)});
+  span.attributes.push_back({"http.request_id", req.ctx.request_id});
+  // Server spans are errors for 5xx only: a 4xx is the caller's mistake, answered correctly.
+  if (status >= 500) span.status = telemetry::SpanStatus::error;
+  tracer.end(std::move(span));
+}
+
 // Runs the handler but never throws: operator|| waits for one *successful* branch, so a
 // throwing handler would otherwise let the timer win and turn every error into a 504.
 net::awaitable<Response> guarded(const Handler& handler, Request& req,
@@ -186,7 +215,8 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
       co_return error_response(Error(ErrorCode::service_unavailable, "server shutting down"));
     }
     im.log.warn("request deadline exceeded",
-                {{"server", im.opts.name}, {"route", route}, {"request_id", req.ctx.request_id}});
+                {{"server", im.opts.name}, {"route", route}, {"request_id", req.ctx.request_id},
+                                    {"trace_id", req.ctx.trace_id}});
     co_return error_response(Error(ErrorCode::deadline_exceeded, "request deadline exceeded"));
   }
   if (!failure) co_return std::get<0>(std::move(outcome));
@@ -200,18 +230,21 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
                 {"code", domain::to_string(e.code())},
                 {"message", e.message()},
                 {"detail", e.detail()},
-                {"request_id", req.ctx.request_id}});
+                {"request_id", req.ctx.request_id},
+                                    {"trace_id", req.ctx.trace_id}});
     co_return r;
   } catch (const std::exception& e) {
     im.log.error("handler failed", {{"server", im.opts.name},
                                     {"route", route},
                                     {"error", e.what()},
-                                    {"request_id", req.ctx.request_id}});
+                                    {"request_id", req.ctx.request_id},
+                                    {"trace_id", req.ctx.trace_id}});
   } catch (...) {
     im.log.error("handler failed", {{"server", im.opts.name},
                                     {"route", route},
                                     {"error", "non-standard exception"},
-                                    {"request_id", req.ctx.request_id}});
+                                    {"request_id", req.ctx.request_id},
+                                    {"trace_id", req.ctx.trace_id}});
   }
   // Never e.what(): it may carry SQL or hostnames.
   co_return error_response(Error(ErrorCode::internal_error, "internal error"));
@@ -339,6 +372,9 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
                           {"trace_id", req.ctx.trace_id}});
   if (im.metrics != nullptr) {
     im.metrics->http_request_finished(o.name, route, to_string(req.method), status, seconds);
+  }
+  if (o.tracer != nullptr && o.tracer->recording(req.ctx)) {
+    record_server_span(*o.tracer, req, route, status, seconds);
   }
   if (wec || s.killed) co_return false;
   if (!keep_alive) {

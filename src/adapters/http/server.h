@@ -18,6 +18,7 @@ class io_context;
 namespace userservice::telemetry {
 class Logger;
 class Metrics;
+class Tracer;
 }  // namespace userservice::telemetry
 
 namespace userservice::http {
@@ -34,6 +35,8 @@ struct ServerOptions {
   std::size_t body_limit = 64 * 1024;
   // Non-empty request bodies must be application/json (else 415). Internal listener: true.
   bool json_api = true;
+  // Records a server span per request when set (must outlive the server); null: no spans.
+  const telemetry::Tracer* tracer = nullptr;
 };
 
 class Server {

@@ -256,7 +256,7 @@ constexpr char kEntitlementTail[] = R"(, rec AS (
     FROM put
 ), evt AS (
   INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at, payload,
-                                   trace_id)
+                                   traceparent)
   SELECT $7::text, 'domain', 'user.entitlement.changed', p.user_id, "user".from_epoch_us($2),
          json_build_object(
            'user_id', p.user_id, 'kind', $3::text, 'plan_code', p.plan_code,
@@ -305,7 +305,7 @@ constexpr char kSanctionTail[] = R"(, rec AS (
     FROM put
 ), evt AS (
   INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at, payload,
-                                   trace_id)
+                                   traceparent)
   SELECT event_id, stream, event_type, user_id, "user".from_epoch_us($2), payload,
          NULLIF($8::text, '')
     FROM (
@@ -360,7 +360,7 @@ constexpr char kLimitTail[] = R"(, rec AS (
     FROM put
 ), evt AS (
   INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at, payload,
-                                   trace_id)
+                                   traceparent)
   SELECT $7::text, 'domain', 'user.limit.changed', user_id, "user".from_epoch_us($2),
          json_build_object('user_id', user_id, 'kind', $3::text, 'limit_code', limit_code,
                            'value', value, 'expires_at', "user".rfc3339(expires_at),
@@ -465,7 +465,7 @@ Params command_params(std::string_view user_id, std::string_view kind,
   return Params{std::string(user_id),  us_param(events.event.occurred_at),
                 std::string(kind),     meta.reason_code,
                 meta.actor.type,       meta.actor.id,
-                events.event.event_id, events.event.trace_id};
+                events.event.event_id, events.event.traceparent};
 }
 
 std::optional<domain::Entitlement> decode_prior_entitlement(const Result& r) {
@@ -708,6 +708,36 @@ boost::asio::awaitable<int> PgCommandStore::expire_due(const RequestContext& ctx
   }
   Result r = co_await primary_.query(*statement, std::move(p), ctx);
   co_return r.rows() == 1 ? static_cast<int>(to_int(r.get(0, 0))) : 0;
+}
+
+}  // namespace userservice::postgres
+
+// ---- Tooling ----------------------------------------------------------------------------
+namespace userservice::postgres {
+
+// For `userservice --print-statements` (statements.h): every statement of this file. A new
+// statement above belongs in this list too.
+std::vector<const Statement*> command_store_statements() {
+  using namespace sql;
+  return {&kLockLiveAccount,
+          &kExpireEntitlementForUser,
+          &kExpireSanctionForUser,
+          &kExpireLimitForUser,
+          &kSweepEntitlements,
+          &kSweepSanctions,
+          &kSweepLimits,
+          &kGrantEntitlement,
+          &kExtendEntitlement,
+          &kRevokeEntitlement,
+          &kApplySanction,
+          &kRemoveSanction,
+          &kSetLimit,
+          &kRemoveLimit,
+          &kCommandAccountState,
+          &kAccountKnown,
+          &kEntitlementHistory,
+          &kSanctionHistory,
+          &kLimitHistory};
 }
 
 }  // namespace userservice::postgres

@@ -458,7 +458,9 @@ asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> quer
   } catch (const Error& e) {
     log_.warn("postgres query failed", {{"pool", pool_name_},
                                         {"statement", queries[0].statement->name},
-                                        {"error", e.detail().empty() ? e.message() : e.detail()}});
+                                        {"error", e.detail().empty() ? e.message() : e.detail()},
+                                        {"request_id", instr.ctx ? instr.ctx->request_id : ""},
+                                        {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
     throw;
   }
 
@@ -469,7 +471,10 @@ asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> quer
     // The server cancelled a statement at statement_timeout (= operation timeout): same
     // outcome as our own timer, and such a connection is not reused.
     log_.warn("postgres statement timeout",
-              {{"pool", pool_name_}, {"statement", error ? error->statement : ""}});
+              {{"pool", pool_name_},
+               {"statement", error ? error->statement : ""},
+               {"request_id", instr.ctx ? instr.ctx->request_id : ""},
+               {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
     throw unavailable("statement timeout: " + std::string(error ? error->what() : ""));
   }
   completed = true;
@@ -478,7 +483,9 @@ asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> quer
     log_.debug("postgres statement rejected", {{"pool", pool_name_},
                                                {"statement", error->statement},
                                                {"sqlstate", error->sqlstate},
-                                               {"error", error->what()}});
+                                               {"error", error->what()},
+                                               {"request_id", instr.ctx ? instr.ctx->request_id : ""},
+                                               {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
     throw *error;
   }
   co_return results;

@@ -70,7 +70,7 @@ constexpr Statement kEnsureAccount{
          SELECT user_id, 'free', false, created_at, created_at FROM ins
        ), evt AS (
          INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
-                                          payload, trace_id)
+                                          payload, traceparent)
          SELECT $7, 'lifecycle', 'user.created', user_id, created_at,
                 json_build_object('user_id', user_id, 'email', email, 'user_name', user_name,
                                   'preferred_language', preferred_language,
@@ -100,7 +100,7 @@ constexpr Statement kUpdateUserName{
          RETURNING a.user_id, acc.user_name AS previous
        ), evt AS (
          INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
-                                          payload, trace_id)
+                                          payload, traceparent)
          SELECT $4, 'domain', 'user.profile.changed', user_id, "user".from_epoch_us($3),
                 json_build_object('user_id', user_id, 'user_name', $2::text,
                                   'previous_user_name', previous)::text,
@@ -132,7 +132,7 @@ constexpr Statement kUpdateSettings{
                    acc.preferred_language AS previous_language, acc.time_zone AS previous_zone
        ), evt AS (
          INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
-                                          payload, trace_id)
+                                          payload, traceparent)
          SELECT $5, 'domain', 'user.settings.changed', user_id, "user".from_epoch_us($4),
                 json_build_object('user_id', user_id, 'preferred_language', preferred_language,
                                   'time_zone', time_zone,
@@ -155,7 +155,7 @@ constexpr Statement kSetDeclaredCountry{
          RETURNING a.user_id, a.updated_at, acc.declared_country AS previous
        ), evt AS (
          INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
-                                          payload, trace_id)
+                                          payload, traceparent)
          SELECT $4, 'domain', 'user.declared_country.changed', user_id, updated_at,
                 json_build_object('user_id', user_id, 'declared_country', $2::text,
                                   'previous_declared_country', previous)::text,
@@ -180,7 +180,7 @@ constexpr Statement kSoftDelete{
          RETURNING a.user_id, a.deleted_at
        ), evt AS (
          INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
-                                          payload, trace_id)
+                                          payload, traceparent)
          SELECT $6, 'lifecycle', 'user.deleted', user_id, deleted_at,
                 json_build_object('user_id', user_id, 'deleted_at', "user".rfc3339(deleted_at),
                                   'reason_code', $3::text,
@@ -272,7 +272,7 @@ boost::asio::awaitable<services::EnsureOutcome> PgUserStore::ensure_account(
   std::vector<Query> queries;
   queries.push_back({&sql::kEnsureAccount,
                      Params{a.email, a.user_id, a.user_name, a.preferred_language, a.time_zone,
-                            us_param(a.created_at), a.event.event_id, a.event.trace_id}});
+                            us_param(a.created_at), a.event.event_id, a.event.traceparent}});
   queries.push_back({&sql::kEmailFacts, Params{a.email}});
   std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   services::EnsureOutcome out;
@@ -328,7 +328,7 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_user_name(
   std::vector<Query> queries;
   queries.push_back({&sql::kUpdateUserName,
                      Params{std::string(user_id), std::string(user_name),
-                            us_param(event.occurred_at), event.event_id, event.trace_id}});
+                            us_param(event.occurred_at), event.event_id, event.traceparent}});
   queries.push_back({&sql::kAccountStateById, Params{std::string(user_id)}});
   std::vector<Result> results;
   try {
@@ -348,7 +348,7 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_settings(
   std::vector<Query> queries;
   queries.push_back({&sql::kUpdateSettings,
                      Params{std::string(user_id), change.preferred_language, change.time_zone,
-                            us_param(event.occurred_at), event.event_id, event.trace_id}});
+                            us_param(event.occurred_at), event.event_id, event.traceparent}});
   queries.push_back({&sql::kAccountStateById, Params{std::string(user_id)}});
   std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   services::UpdateResult out;
@@ -362,7 +362,7 @@ boost::asio::awaitable<services::CountryResult> PgUserStore::set_declared_countr
     const services::EventStamp& event) {
   Result r = co_await primary_.query(
       sql::kSetDeclaredCountry,
-      {std::string(user_id), country, us_param(event.occurred_at), event.event_id, event.trace_id},
+      {std::string(user_id), country, us_param(event.occurred_at), event.event_id, event.traceparent},
       ctx);
   services::CountryResult out;
   if (r.get(0, 0) == "0") co_return out;
@@ -378,7 +378,7 @@ boost::asio::awaitable<services::DeleteResult> PgUserStore::soft_delete(
   Result r = co_await primary_.query(
       sql::kSoftDelete,
       {std::string(user_id), us_param(event.occurred_at), std::string(reason_code), actor.type,
-       actor.id, event.event_id, event.trace_id},
+       actor.id, event.event_id, event.traceparent},
       ctx);
   services::DeleteResult out;
   if (r.get(0, 0) == "0") co_return out;
@@ -415,6 +415,22 @@ boost::asio::awaitable<bool> PgUserStore::unblock_email(const RequestContext& ct
                                                         std::string_view email) {
   Result r = co_await primary_.query(sql::kDeleteBlockedEmail, {std::string(email)}, ctx);
   co_return r.rows() == 1;
+}
+
+}  // namespace userservice::postgres
+
+// ---- Tooling -----------------------------------------------------------------------
+namespace userservice::postgres {
+
+// For `userservice --print-statements` (statements.h): every statement of this file. A new
+// statement above belongs in this list too.
+std::vector<const Statement*> user_store_statements() {
+  using namespace sql;
+  return {
+      &kLiveAccountExists,  &kAccountStateById,   &kAccountStateByEmail, &kAccountStateByUserName,
+      &kLiveAccountStates,  &kLiveProfiles,       &kEmailFacts,          &kEnsureAccount,
+      &kUpdateUserName,     &kUpdateSettings,     &kSetDeclaredCountry,  &kSoftDelete,
+      &kInsertBlockedEmail, &kSelectBlockedEmail, &kDeleteBlockedEmail};
 }
 
 }  // namespace userservice::postgres

@@ -25,6 +25,7 @@
 
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
+#include "telemetry/tracer.h"
 
 namespace userservice::redis {
 
@@ -41,7 +42,7 @@ constexpr std::string_view kLeaderLockKey = "8463233977810706809";
 // inserting (seq is taken after the lock).
 constexpr std::string_view kSelectBatch =
     R"(SELECT seq, event_id, stream, event_type, user_id, "user".rfc3339(occurred_at), payload,
-              coalesce(trace_id, ''), "user".epoch_us(occurred_at)
+              coalesce(traceparent, ''), "user".epoch_us(occurred_at)
          FROM "user".event_outbox ORDER BY seq LIMIT $1)";
 // By the exact seqs published, never "seq <= last": a lower seq that was still uncommitted
 // when the batch was read must stay until it is published.
@@ -106,7 +107,19 @@ struct Row {
   bool domain = false;
   std::int64_t occurred_epoch_us = 0;
   StreamEvent event;
+  std::string parent_span_id;  // the writing request's server span, from the traceparent
+  std::uint32_t trace_flags = 0;
 };
+
+// Splits the stored "00-<32 hex>-<16 hex>-<2 hex>" (written by the service itself, so only
+// its length is checked) into the row's trace id, parent span and flags.
+void split_traceparent(std::string_view tp, Row& row) {
+  if (tp.size() != 55) return;
+  row.event.trace_id = std::string(tp.substr(3, 32));
+  row.parent_span_id = std::string(tp.substr(36, 16));
+  row.trace_flags = static_cast<std::uint32_t>(std::strtoul(std::string(tp.substr(53, 2)).c_str(),
+                                                            nullptr, 16));
+}
 
 }  // namespace
 
@@ -141,6 +154,8 @@ struct OutboxRelay::Impl {
   prometheus::Histogram* publish_delay = nullptr;
 
   void register_metrics(prometheus::Registry& registry);
+  void record_publish_spans(const std::vector<Row>& rows, std::size_t acked,
+                            std::uint64_t sent_unix) const;
   void run() noexcept;
   void loop();
   void final_drain();
@@ -374,7 +389,7 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     row.event.user_id = PQgetvalue(res, i, 4);
     row.event.occurred_at = PQgetvalue(res, i, 5);
     row.event.payload = PQgetvalue(res, i, 6);
-    row.event.trace_id = PQgetvalue(res, i, 7);
+    split_traceparent(PQgetvalue(res, i, 7), row);
     row.occurred_epoch_us = to_int64(PQgetvalue(res, i, 8));
   }
   results.clear();
@@ -386,6 +401,7 @@ std::size_t OutboxRelay::Impl::relay_batch() {
   // order, so per-user order holds within and across the two streams.
   std::vector<Reply> replies;
   std::string failure;
+  const std::uint64_t sent_unix = opts.tracer ? telemetry::unix_nanos_now() : 0;
   try {
     redis->pipeline(commands, replies);
   } catch (const RedisError& e) {
@@ -411,6 +427,7 @@ std::size_t OutboxRelay::Impl::relay_batch() {
       if (publish_delay) publish_delay->Observe(seconds_since_epoch_us(rows[i].occurred_epoch_us));
     }
     seqs += '}';
+    record_publish_spans(rows, acked, sent_unix);
     if (published_domain) {
       published_domain->Increment(static_cast<double>(domain_count));
       published_lifecycle->Increment(static_cast<double>(acked) - domain_count);
@@ -421,6 +438,37 @@ std::size_t OutboxRelay::Impl::relay_batch() {
   }
   if (!failure.empty()) throw RedisError(failure);
   return static_cast<std::size_t>(n);
+}
+
+// One producer span per published event, in the trace of the request that wrote it (a child
+// of its server span); all share the pipeline's round trip.
+void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows, std::size_t acked,
+                                             std::uint64_t sent_unix) const {
+  const telemetry::Tracer* tracer = opts.tracer;
+  if (tracer == nullptr || !tracer->enabled()) return;
+  const std::uint64_t done_unix = telemetry::unix_nanos_now();
+  for (std::size_t i = 0; i < acked; ++i) {
+    const Row& row = rows[i];
+    if (row.event.trace_id.empty() || (row.trace_flags & 1u) == 0) continue;
+    const std::string_view stream = row.domain ? opts.domain.stream() : opts.lifecycle.stream();
+    telemetry::SpanData span;
+    span.trace_id = row.event.trace_id;
+    span.span_id = telemetry::new_span_id();
+    span.parent_span_id = row.parent_span_id;
+    span.flags = row.trace_flags;
+    span.name = "publish " + std::string(stream);
+    span.kind = telemetry::SpanKind::producer;
+    span.start_unix_nano = sent_unix;
+    span.end_unix_nano = done_unix;
+    span.attributes.push_back({"messaging.system", std::string("redis")});
+    span.attributes.push_back({"messaging.operation.type", std::string("send")});
+    span.attributes.push_back({"messaging.destination.name", std::string(stream)});
+    span.attributes.push_back({"messaging.message.id", row.event.event_id});
+    span.attributes.push_back({"userservice.event_type", row.event.event_type});
+    span.attributes.push_back(
+        {"messaging.batch.message_count", static_cast<std::int64_t>(rows.size())});
+    tracer->end(std::move(span));
+  }
 }
 
 // At most once per kStatsInterval.

@@ -19,6 +19,7 @@
 namespace userservice::telemetry {
 class Logger;
 class Metrics;
+class Tracer;
 }  // namespace userservice::telemetry
 
 namespace userservice::redis {
@@ -39,6 +40,8 @@ struct OutboxRelayOptions {
   // How often a non-leader tries to take over the relay lock.
   std::chrono::nanoseconds leader_retry = std::chrono::seconds(1);
   int batch_size = 500;
+  // Records a producer span per published event whose request was sampled; null: none.
+  const telemetry::Tracer* tracer = nullptr;
 };
 
 class OutboxRelay {

@@ -3,6 +3,7 @@
 namespace userservice::services {
 class AccountService;
 class AdminCommandService;
+class ListingService;
 }
 
 namespace userservice::http {
@@ -21,5 +22,7 @@ void register_lobby_routes(Router& router, services::AccountService& accounts);
 void register_admin_account_routes(Router& router, services::AccountService& accounts);
 // Trusted admin callers: entitlement, sanction and limit commands and their history (§8).
 void register_admin_command_routes(Router& router, services::AdminCommandService& commands);
+// Trusted admin callers: the account listing with filters and keyset pages (§8).
+void register_admin_listing_routes(Router& router, services::ListingService& listing);
 
 }  // namespace userservice::http

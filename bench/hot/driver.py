@@ -1,0 +1,517 @@
+#!/usr/bin/env python3
+"""Runs the hot-path measurements of bench/run.sh against an already running, seeded service.
+
+For every hot path and concurrency level: wrk against the service, then pgbench running the
+service's own statements for that request (generated here from `userservice
+--print-statements`) at the same concurrency and duration, with the service paused (SIGSTOP)
+so that nothing else competes for the cores. Then the idle mode: COUNT idle keep-alive
+connections held open while the 32-connection wrk load runs. Prints one table and writes it
+to --results. The method and its deviations are described in docs/benchmarks.md ("Hot paths:
+service vs pgbench").
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class HotPath:
+    key: str  # BENCH_PATH of wrk.lua, pgbench script name
+    label: str
+    route: str
+    kind: str  # "read" | "write": which ratio target applies
+    # The service's statements for one request, in order, each with the pgbench variables
+    # that fill $1, $2, …; more than one runs as one pipeline (one round trip, one implicit
+    # transaction), as the service's Pool::pipeline sends it.
+    statements: list = field(default_factory=list)
+
+
+# Read from src/adapters/http/handlers/*.cpp → src/services/account_service.cpp →
+# src/adapters/postgres/user_store.cpp. The parameters in the order PgUserStore passes them.
+ENSURE = ["new_uid", "new_uname", "lang_default", "tz_default", "now_us", "new_evt", "traceparent"]
+PATHS = [
+    HotPath("account_view", "account view", "GET /users/{id}/account", "read",
+            [("account_state_by_id", ["uid"])]),
+    HotPath("eligibility", "eligibility", "GET /users/{id}/eligibility", "read",
+            [("account_state_by_id", ["uid"])]),
+    HotPath("eligibility_batch", "eligibility batch of 20", "POST /users/eligibility:batch", "read",
+            [("live_account_states", ["batch"])]),
+    HotPath("resolve_by_email", "resolve by email", "POST /user-resolutions/by-email", "read",
+            [("email_facts", ["email"])]),
+    HotPath("ensure_existing", "ensure by email, existing", "POST /users/ensure-by-email", "write",
+            [("ensure_account", ["email"] + ENSURE), ("email_facts", ["email"])]),
+    HotPath("ensure_new", "ensure by email, new account", "POST /users/ensure-by-email", "write",
+            [("ensure_account", ["new_email"] + ENSURE), ("email_facts", ["new_email"])]),
+    HotPath("settings_patch", "settings patch", "PATCH /users/{id}/settings", "write",
+            [("update_settings", ["uid", "lang", "tz", "now_us", "new_evt", "traceparent"]),
+             ("account_state_by_id", ["uid"])]),
+]
+
+# Constant parameters (pgbench -D): the service's defaults for a request without
+# registration_context, and a traceparent of the shape the service stores for a request
+# without one (it mints trace and span ids; flags 01).
+CONSTANTS = {
+    "lang_default": "en",
+    "tz_default": "UTC",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+}
+
+# The per-transaction parameter fetch: bench-only, one extra indexed round trip. Every
+# script runs the same fetch (all columns, whatever the path uses), so one fetch-only
+# measurement per concurrency level prices it for all paths. New-account values are unique
+# per client and run: nid = 10^17 + run·10^11 + k·1000 + client_id (k counts the client's
+# transactions), so that created ids, names, emails and event ids never collide; ids and
+# event ids keep the service's length (user- + 26, evt- + 26) and grow over time.
+# Language and zone lists: the same as bench/hot/wrk.lua.
+FETCH = r"""\set n random(1, {live})
+\set k :k + 1
+\set nid 100000000000000000 + :run * 100000000000 + :k * 1000 + :client_id
+\set li random(1, 4)
+\set zi random(1, 4)
+SELECT user_id AS uid, email, batch,
+       'pgb-' || :nid || '@example.com' AS new_email,
+       'user-00000000' || :nid AS new_uid,
+       'p' || :nid AS new_uname,
+       'evt-00000000' || :nid AS new_evt,
+       (ARRAY['en', 'de', 'fr', 'pt-BR'])[:li::int] AS lang,
+       (ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo'])[:zi::int] AS tz,
+       "user".epoch_us(clock_timestamp()) AS now_us
+  FROM bench.params WHERE n = :n \gset
+"""
+
+# Calibration: the account read with one id per client, fetched once per connection, so
+# nearly free of the fetch (and friendlier to caches than random ids: an upper bound).
+FIXED_FETCH = r"""\set k :k + 1
+\if :k = 1
+\set n random(1, {live})
+SELECT user_id AS uid FROM bench.params WHERE n = :n \gset
+\endif
+"""
+
+
+def fail(msg):
+    sys.exit(f"bench: {msg}")
+
+
+def load_statements(path):
+    stmts = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                obj = json.loads(line)
+                stmts[obj["name"]] = obj["sql"]
+    return stmts
+
+
+def to_pgbench(name, sql, params):
+    """The statement with $n replaced by pgbench variables; fails loudly on any drift."""
+    numbers = sorted({int(m) for m in re.findall(r"\$(\d+)", sql)})
+    if numbers != list(range(1, len(params) + 1)):
+        fail(f"statement {name} uses parameters {numbers}, the bench passes {len(params)}: "
+             "update PATHS in bench/hot/driver.py")
+    if ";" in sql:
+        fail(f"statement {name} contains ';', which would end a pgbench command early")
+    return re.sub(r"\$(\d+)", lambda m: ":" + params[int(m.group(1)) - 1], sql.strip()) + ";"
+
+
+def write_scripts(dirname, stmts, live):
+    os.makedirs(dirname, exist_ok=True)
+    scripts = {}
+
+    def emit(key, text):
+        path = os.path.join(dirname, key + ".sql")
+        with open(path, "w") as f:
+            f.write(text)
+        scripts[key] = path
+
+    header = "-- generated by bench/hot/driver.py from `userservice --print-statements`\n"
+    fetch = FETCH.format(live=live)
+    emit("fetch_only", header + "-- the parameter fetch alone\n" + fetch)
+    for p in PATHS:
+        parts = [header, f"-- {p.key}: {p.route}\n", fetch]
+        missing = [n for n, _ in p.statements if n not in stmts]
+        if missing:
+            fail(f"statements {missing} not printed by userservice --print-statements")
+        body = [f"-- service statement {n}\n" + to_pgbench(n, stmts[n], a) for n, a in p.statements]
+        if len(body) > 1:
+            parts += ["\\startpipeline\n", "\n".join(body) + "\n", "\\endpipeline\n"]
+        else:
+            parts += [body[0] + "\n"]
+        emit(p.key, "".join(parts))
+    emit("account_view_fixed_id",
+         header + "-- calibration: account_state_by_id, one id per client\n" +
+         FIXED_FETCH.format(live=live) + to_pgbench(
+             "account_state_by_id", stmts["account_state_by_id"], ["uid"]) + "\n")
+    return scripts
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid, children=False):
+    """CPU seconds of a process (and of its reaped children); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / TICKS
+
+
+def children_of(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        out.append(int(name))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+    return out
+
+
+class CpuMeter:
+    """Share of the machine's CPU used by processes outside this benchmark during a run.
+
+    The cores are shared (other builds and tests may run at the same time); a run that had
+    to share them is not comparable with one that had them alone, so every row says how
+    much CPU went elsewhere. Ours: the service, the postmaster and its backends (live ones,
+    and exited ones through the postmaster's children times), Redis, this driver and its
+    children (wrk, pgbench, the idle holder).
+    """
+
+    def __init__(self, service_pid, postmaster_pid, redis_pid):
+        self.pids = (service_pid, postmaster_pid, redis_pid)
+
+    @staticmethod
+    def busy():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[3] - v[4]) / TICKS  # all but idle and iowait
+
+    def ours(self):
+        service, postmaster, redis = self.pids
+        t = os.times()
+        total = t.user + t.system + t.children_user + t.children_system
+        total += proc_cpu(service) + proc_cpu(redis) + proc_cpu(postmaster, children=True)
+        return total + sum(proc_cpu(p) for p in children_of(postmaster))
+
+    def start(self):
+        self.t0, self.busy0, self.ours0 = time.monotonic(), self.busy(), self.ours()
+
+    def other_percent(self):
+        time.sleep(0.3)  # lets the postmaster reap the backends of closed connections
+        wall = time.monotonic() - self.t0
+        other = (self.busy() - self.busy0) - (self.ours() - self.ours0)
+        with open("/proc/stat") as f:
+            cpus = sum(1 for line in f if re.match(r"cpu\d", line))
+        return max(0.0, 100.0 * other / (wall * cpus))
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.run_id = 0
+        self.connect_pad = {}  # conns -> seconds added to pgbench -T for connecting
+        self.pg = ["-h", "127.0.0.1", "-p", str(args.pg_port), "-U", "postgres"]
+        with open(os.path.join(args.pg_data, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        with open(args.redis_pidfile) as f:
+            redis = int(f.readline())
+        self.cpu = CpuMeter(args.service_pid, postmaster, redis)
+
+    # ---- helpers ----------------------------------------------------------------------
+    def psql(self, sql):
+        out = subprocess.run(["psql", "-X", "-q", "-At", *self.pg, "-d", "postgres", "-c", sql],
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def status_kb(self, key):
+        with open(f"/proc/{self.a.service_pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        fail(f"{key} missing from /proc/{self.a.service_pid}/status")
+
+    def reset_peak_rss(self):
+        # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0), so each
+        # run reports its own peak.
+        with open(f"/proc/{self.a.service_pid}/clear_refs", "w") as f:
+            f.write("5")
+
+    def alive(self):
+        try:
+            os.kill(self.a.service_pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def outbox_rows(self):
+        return int(self.psql('SELECT count(*) FROM "user".event_outbox'))
+
+    def wait_outbox_drained(self, timeout=180):
+        """Events of the previous run must not be published during the next one."""
+        t0 = time.monotonic()
+        while self.outbox_rows() > 0:
+            if time.monotonic() - t0 > timeout:
+                print(f"  warning: outbox not drained after {timeout}s", file=sys.stderr)
+                return
+            time.sleep(0.2)
+
+    def settle(self):
+        self.psql("CHECKPOINT")  # every run starts right after a checkpoint
+        time.sleep(0.5)
+        self.wait_quiet()
+
+    def wait_quiet(self):
+        """Waits (up to --quiet-wait seconds) until other processes leave the cores alone for
+        a second: builds and tests of other engineers share this machine."""
+        deadline = time.monotonic() + self.a.quiet_wait
+        while True:
+            self.cpu.start()
+            time.sleep(1)
+            busy = self.cpu.other_percent()
+            if busy <= 10 or time.monotonic() > deadline:
+                return
+
+    # ---- load generators --------------------------------------------------------------
+    def wrk(self, key, conns):
+        self.run_id += 1
+        env = dict(os.environ, BENCH_PATH=key, BENCH_IDS=self.a.ids, BENCH_RUN=str(self.run_id))
+        cmd = ["wrk", "-t2", f"-c{conns}", f"-d{self.a.duration}s", "--timeout", "5s",
+               "-s", os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{self.a.http_port}"]
+        self.cpu.start()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        other = self.cpu.other_percent()
+        m = re.search(r"^BENCH_JSON (.*)$", out.stdout, re.M)
+        if out.returncode != 0 or not m:
+            fail(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+        r = json.loads(m.group(1))
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["other_cpu"] = other
+        return r
+
+    def pgbench(self, script, conns):
+        """One pgbench run whose measured window (after all clients connected) lasts the
+        run duration: -T includes the connection phase, which at 256 clients on busy cores
+        can take seconds, so -T is padded by the connection time seen last (and rerun with a
+        larger pad when it was too small)."""
+        for _ in range(4):
+            pad = self.connect_pad.get(conns, 2 + conns // 32)
+            self.run_id += 1
+            defs = ["-D", "k=0", "-D", f"run={self.run_id}"]
+            for k, v in CONSTANTS.items():
+                defs += ["-D", f"{k}={v}"]
+            cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2",
+                   "-T", str(self.a.duration + pad), *self.pg, *defs, "-f", script, "postgres"]
+            self.cpu.start()
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            other = self.cpu.other_percent()
+            tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+            failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+            lat = re.search(r"latency average = ([\d.]+) ms", out.stdout)
+            conn = re.search(r"initial connection time = ([\d.]+) ms", out.stdout)
+            conn_s = float(conn.group(1)) / 1000 if conn else 0.0
+            window = self.a.duration + pad - conn_s
+            ok = out.returncode == 0 and tps and float(tps.group(1)) > 0
+            # No transactions at all: the clients were still connecting when -T ran out.
+            self.connect_pad[conns] = max(pad, int(conn_s) + 2) if ok else 2 * pad
+            if ok and window >= 0.9 * self.a.duration:
+                return {"tps": float(tps.group(1)),
+                        "failed": int(failed.group(1)) if failed else 0,
+                        "latency_ms": float(lat.group(1)) if lat else None,
+                        "other_cpu": other}
+        fail(f"pgbench failed ({out.returncode}) on {script}:\n{out.stdout}\n{out.stderr}")
+
+    def pgbench_paused(self, script, conns, write):
+        """pgbench with the service stopped; its outbox rows are dropped, not published."""
+        self.settle()
+        os.kill(self.a.service_pid, signal.SIGSTOP)
+        try:
+            r = self.pgbench(script, conns)
+            if write:
+                self.psql('DELETE FROM "user".event_outbox')
+        finally:
+            os.kill(self.a.service_pid, signal.SIGCONT)
+        return r
+
+    def service_run(self, key, conns, idle=0):
+        """wrk against the service; with `idle`, that many idle keep-alive connections are
+        opened first (after the settle, so that they are not idle for long before the load)
+        and peak RSS covers them."""
+        self.wait_outbox_drained()
+        self.settle()
+        if not self.alive():
+            fail("the service exited; see its log")
+        self.reset_peak_rss()
+        holder = self.start_holder(idle) if idle else None
+        try:
+            r = self.wrk(key, conns)
+            r["hwm_kb"] = self.status_kb("VmHWM")
+        finally:
+            if holder:
+                r_held = self.stop_holder(holder)
+        if holder:
+            r["held"] = r_held
+        r["outbox_left"] = self.outbox_rows()
+        return r
+
+    def start_holder(self, count):
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "idle_holder.py"), "127.0.0.1",
+                              str(self.a.http_port), str(count), self.a.ids],
+                             stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if not line.startswith("ready "):
+            p.kill()
+            fail(f"idle holder did not get ready: {line!r}")
+        return p
+
+    @staticmethod
+    def stop_holder(p):
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=60)
+        return json.loads(out.strip().splitlines()[-1])
+
+
+def fmt(v, digits=0):
+    if v is None or v != v:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--statements", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--ids", required=True)
+    ap.add_argument("--live", type=int, required=True)
+    ap.add_argument("--http-port", type=int, required=True)
+    ap.add_argument("--pg-port", type=int, required=True)
+    ap.add_argument("--pg-data", required=True)
+    ap.add_argument("--redis-pidfile", required=True)
+    ap.add_argument("--service-pid", type=int, required=True)
+    ap.add_argument("--duration", type=int, required=True)
+    ap.add_argument("--conns", default="32,256")
+    ap.add_argument("--idle", type=int, default=5000)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--quiet-wait", type=float, default=60)
+    ap.add_argument("--meta", action="append", default=[])
+    a = ap.parse_args()
+    # bench/run.sh stops the driver with SIGTERM: unwind, so that the finally blocks stop the
+    # idle holder and resume a paused service.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    stmts = load_statements(a.statements)
+    scripts = write_scripts(os.path.join(a.work, "pgbench"), stmts, a.live)
+    b = Bench(a)
+    levels = [int(c) for c in a.conns.split(",") if c]
+    rows, notes = [], []
+    fetch_tps = {}
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    for conns in levels:
+        f = b.pgbench_paused(scripts["fetch_only"], conns, write=False)
+        fetch_tps[conns] = f["tps"]
+        log(f"[{conns} conns] parameter fetch alone: {f['tps']:,.0f} tps")
+        for p in PATHS:
+            s = b.service_run(p.key, conns)
+            g = b.pgbench_paused(scripts[p.key], conns, write=p.kind == "write")
+            rows.append((p, str(conns), conns, s, g))
+            log(f"[{conns} conns] {p.key}: service {s['rps']:,.0f} req/s "
+                f"(p99 {s['p99_us'] / 1000:.2f} ms, non-2xx {s['non_2xx']}), "
+                f"pgbench {g['tps']:,.0f} tps, peak RSS {s['hwm_kb'] / 1024:.1f} MiB, "
+                f"other processes' CPU {s['other_cpu']:.0f}% / {g['other_cpu']:.0f}%")
+            if g["failed"]:
+                notes.append(f"pgbench {p.key} at {conns}: {g['failed']} failed transactions")
+            if p.kind == "write" and s["outbox_left"]:
+                notes.append(f"{p.key} at {conns} conns: {s['outbox_left']:,} events still in "
+                             "the outbox when wrk ended (the relay lagged behind the writes)")
+        if conns == levels[0]:
+            c = b.pgbench_paused(scripts["account_view_fixed_id"], conns, write=False)
+            est = 1 / (1 / next(r[4]["tps"] for r in rows if r[0].key == "account_view"
+                                and r[2] == conns) - 1 / fetch_tps[conns])
+            notes.append(f"calibration at {conns} conns: account_state_by_id with one id per "
+                         f"client and no per-transaction fetch ran {c['tps']:,.0f} tps; the "
+                         f"fetch-corrected estimate for random ids is {est:,.0f} tps")
+            log(notes[-1])
+
+    if a.idle > 0:
+        conns = levels[0]
+        for p in PATHS:
+            s = b.service_run(p.key, conns, idle=a.idle)
+            held = s["held"]
+            g = next(r[4] for r in rows if r[0] is p and r[2] == conns)
+            rows.append((p, f"{conns} + {a.idle:,} idle", conns, s, g))
+            log(f"[{conns} + {a.idle} idle] {p.key}: service {s['rps']:,.0f} req/s, "
+                f"peak RSS {s['hwm_kb'] / 1024:.1f} MiB, idle connections open at the end "
+                f"{held['open_at_end']}/{held['opened']}")
+            if held["open_at_end"] != held["opened"]:
+                notes.append(f"idle mode {p.key}: only {held['open_at_end']} of "
+                             f"{held['opened']} idle connections were still open at the end")
+
+    # ---- table --------------------------------------------------------------------------
+    head = ("| hot path | | conns | service req/s | p50 ms | p99 ms | errors | pgbench tps raw "
+            "| pgbench tps est. | ratio est. (raw) | peak RSS MiB | other CPU % | misses target |")
+    lines = [head, "|" + "---|" * 13]
+    for p, label, conns, s, g in rows:
+        est = 1 / (1 / g["tps"] - 1 / fetch_tps[conns]) if g["tps"] < fetch_tps[conns] else None
+        ratio = s["rps"] / est if est else None
+        rss = s["hwm_kb"] / 1024
+        misses = []
+        want = 0.9 if p.kind == "read" else 0.8
+        if ratio is not None and ratio < want:
+            misses.append(f"ratio < {want}")
+        if p.kind == "read" and label == "32" and s["p99_us"] > 5000:
+            misses.append("p99 > 5 ms")
+        if label == "256" and rss > 64:
+            misses.append("RSS > 64")
+        if "idle" in label and rss > 128:
+            misses.append("RSS > 128")
+        errors = s["non_2xx"] + s["socket_errors"]
+        lines.append(
+            f"| {p.label} | {p.kind[0].upper()} | {label} | {fmt(s['rps'])} | "
+            f"{s['p50_us'] / 1000:.2f} | {s['p99_us'] / 1000:.2f} | {errors} | {fmt(g['tps'])} | "
+            f"{fmt(est)} | {fmt(ratio, 2)} ({s['rps'] / g['tps']:.2f}) | {rss:.1f} | "
+            f"{s['other_cpu']:.0f} / {g['other_cpu']:.0f} | {', '.join(misses)} |")
+    fetch_line = ", ".join(f"{fmt(t)} tps at {c} conns" for c, t in fetch_tps.items())
+    footer = [
+        "",
+        f"Parameter fetch alone (subtracted for \"est.\"): {fetch_line}.",
+        "ratio = service req/s ÷ pgbench tps est. (raw: ÷ pgbench tps raw); targets: reads ≥ 0.9, writes ≥ 0.8, "
+        "read p99 ≤ 5 ms at 32 conns, peak RSS ≤ 64 MiB at 256 conns and ≤ 128 MiB with the "
+        "idle connections. Idle rows compare with the pgbench run at the same load level. "
+        "errors: non-2xx answers plus socket errors (settings patch: 409 policy_denied for "
+        "seeded profile_update_block holders is expected). other CPU %: share of the cores "
+        "used by processes outside the benchmark during the service run / the pgbench run; "
+        "rows with more than a few percent are not comparable.",
+    ] + [f"- {n}" for n in notes]
+    table = "\n".join(lines + footer)
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    meta = [f"- {m}" for m in a.meta]
+    doc = "\n".join([f"# Hot paths: service vs pgbench — {now}", "", *meta, "", table, ""])
+    os.makedirs(os.path.dirname(a.results), exist_ok=True)
+    with open(a.results, "w") as f:
+        f.write(doc)
+    print()
+    print(table)
+    print(f"\nwritten to {a.results}")
+
+
+if __name__ == "__main__":
+    main()

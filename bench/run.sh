@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench/run.sh [--quick] — the service's hot paths against pgbench running the same SQL, in
+# one run (docs/benchmarks.md, "Hot paths: service vs pgbench").
+#
+# From a fresh clone: installs missing Debian packages, builds the service in Release, starts a
+# throwaway PostgreSQL and Redis on free loopback ports (data under bench/.work/, removed at the
+# end, also on Ctrl-C), starts the service, seeds 100,000 accounts with bench/listing/seed.sh,
+# and runs bench/hot/driver.py: for each hot path, wrk against the service and pgbench with the
+# service's own statements (from `userservice --print-statements`) at 32 and 256 connections,
+# then the 32-connection load again beside 5,000 idle keep-alive connections. Prints a table
+# and writes it to bench/results/latest.md.
+#
+# Environment: BENCH_DURATION seconds per run (10; 3 with --quick), BENCH_ACCOUNTS (100000),
+# BENCH_CONNS (32,256), BENCH_IDLE_CONNS (5000; 0 skips the idle mode), BENCH_BUILD_DIR
+# (build-release), JOBS (2, ninja), BENCH_KEEP=1 keeps the work folder (data, logs, scripts),
+# BENCH_QUIET_WAIT (60): seconds each run may wait for other processes to leave the cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+quick=0
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+  esac
+done
+if [ $quick = 1 ]; then duration=${BENCH_DURATION:-3}; else duration=${BENCH_DURATION:-10}; fi
+accounts=${BENCH_ACCOUNTS:-100000}
+conns=${BENCH_CONNS:-32,256}
+idle=${BENCH_IDLE_CONNS:-5000}
+build=${BENCH_BUILD_DIR:-$root/build-release}
+say() { echo "bench: $*" >&2; }
+
+# ---- Packages and build ------------------------------------------------------------------
+bash scripts/install-deps.sh
+if ! command -v python3 >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get install -y -qq --no-install-recommends python3 >/dev/null
+fi
+export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
+  say "$build is not a Release build; point BENCH_BUILD_DIR elsewhere"; exit 1
+fi
+say "building $build/userservice (Release)"
+ninja -C "$build" -j "${JOBS:-2}" userservice >/dev/null
+bin=$build/userservice
+
+# ---- File descriptors: the idle mode holds $idle sockets on each side ---------------------
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
+if [ "$idle" -gt 0 ] && [ "$(ulimit -n)" -lt $((idle + 1024)) ]; then
+  idle=$(($(ulimit -n) - 1024))
+  say "open-file limit $(ulimit -n): idle mode reduced to $idle connections"
+fi
+
+# ---- Throwaway servers --------------------------------------------------------------------
+. scripts/servers.sh
+mkdir -p bench/.work
+echo '*' >bench/.work/.gitignore
+work=$(mktemp -d "$root/bench/.work/run.XXXXXX")
+chmod 755 "$work"
+read -r pg_port redis_port http_port < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+redis_password=bench-$RANDOM$RANDOM
+svc_pid=""
+drv_pid=""
+
+cleanup() {
+  set +e
+  if [ -n "$drv_pid" ]; then kill -TERM "$drv_pid" 2>/dev/null; wait "$drv_pid" 2>/dev/null; fi
+  if [ -n "$svc_pid" ]; then
+    kill -CONT "$svc_pid" 2>/dev/null  # the driver pauses it during pgbench runs
+    kill -TERM "$svc_pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$svc_pid" 2>/dev/null
+    wait "$svc_pid" 2>/dev/null
+  fi
+  stop_redis "$work/redis"
+  stop_postgres "$work/pg"
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "PostgreSQL on $pg_port, Redis on $redis_port, service on $http_port (work: $work)"
+start_postgres "$work/pg" "$pg_port"
+start_redis "$work/redis" "$redis_port" "$redis_password"
+dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+psql_() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
+
+# ---- The service (its own migration runner creates the schema) -----------------------------
+# An exact environment: nothing from the caller's USERSERVICE_* or OTEL_* leaks in.
+env -i PATH="$PATH" \
+  USERSERVICE_POSTGRES_PRIMARY_DSN="$dsn" \
+  USERSERVICE_REDIS_MASTER_ADDR="127.0.0.1:$redis_port" \
+  USERSERVICE_REDIS_PASSWORD="$redis_password" \
+  USERSERVICE_INTERNAL_HTTP_ADDR="127.0.0.1:$http_port" \
+  USERSERVICE_LOG_LEVEL=warn \
+  OTEL_TRACES_EXPORTER=none \
+  OTEL_METRICS_EXPORTER=none \
+  "$bin" >"$work/service.log" 2>&1 &
+svc_pid=$!
+python3 - "$http_port" "$svc_pid" <<'PY' || { say "service did not start:"; tail -20 "$work/service.log" >&2; exit 1; }
+import os, sys, time, urllib.request, urllib.error
+port, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/internal/users/bench-probe/exists"
+        if urllib.request.urlopen(url, timeout=2).status == 200:
+            sys.exit(0)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+PY
+
+# ---- Seed ------------------------------------------------------------------------------------
+say "seeding $accounts accounts"
+bash bench/listing/seed.sh "$dsn" "$accounts" >"$work/seed.log"
+psql_ -f bench/hot/params.sql
+psql_ -c "COPY (SELECT user_id, email FROM bench.params ORDER BY n) TO STDOUT (DELIMITER ' ')" \
+  >"$work/ids.txt"
+live=$(wc -l <"$work/ids.txt")
+say "$live live accounts"
+
+# ---- The service's statements ----------------------------------------------------------------
+"$bin" --print-statements >"$work/statements.jsonl"
+printed=$(wc -l <"$work/statements.jsonl")
+declared=$(cat src/adapters/postgres/user_store.cpp src/adapters/postgres/command_store.cpp |
+  grep -c 'constexpr Statement k' || true)
+if [ "$printed" != "$declared" ]; then
+  say "warning: --print-statements printed $printed statements, the store files declare $declared"
+fi
+
+# ---- Measure -------------------------------------------------------------------------------
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- src cmd migrations 2>/dev/null)" ]; then commit="$commit + local changes"; fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+python3 bench/hot/driver.py \
+  --statements "$work/statements.jsonl" --work "$work" --ids "$work/ids.txt" --live "$live" \
+  --http-port "$http_port" --pg-port "$pg_port" --service-pid "$svc_pid" \
+  --pg-data "$work/pg" --redis-pidfile "$work/redis/redis.pid" \
+  --duration "$duration" --conns "$conns" --idle "$idle" --quiet-wait "${BENCH_QUIET_WAIT:-60}" \
+  --results "$root/bench/results/latest.md" \
+  --meta "commit $commit; Release build; $(nproc) cores ($cpu); $(free -g | awk '/^Mem:/ {print $2}') GiB" \
+  --meta "$duration s per run; $accounts accounts seeded ($live live); wrk -t2, pgbench -M prepared -j2" \
+  --meta "PostgreSQL $(psql_ -At -c 'SHOW server_version') (fsync=off, shared_buffers $(psql_ -At -c 'SHOW shared_buffers')); service pool: defaults (20 connections); logs at warn, telemetry exporters off" &
+drv_pid=$!
+wait "$drv_pid"
+drv_pid=""

@@ -1,0 +1,245 @@
+#include "adapters/postgres/listing_store.h"
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include "adapters/postgres/account_state.h"
+#include "domain/catalog.h"
+
+namespace userservice::postgres {
+
+namespace shape = listing_shape;
+
+namespace {
+
+// ---- SQL generation -------------------------------------------------------------------------
+// Two steps in one statement. `page` finds the page's keys: filters and keyset position over
+// "user".accounts, newest first, LIMIT; only the accounts columns the indexes hold and the
+// filter tables are touched there, so the planner can walk an index in created_at order and
+// stop after `limit` matches, or start from a selective filter's index and sort the few
+// matches. The outer SELECT is the shared account-state SELECT (account_state.h) for just
+// those rows: the account, its snapshot and its sanctions and limits, no N+1.
+//
+// Effective state in SQL, as domain::effective_state has it: an item is active while its end
+// is NULL or after $now; a lapsed entitlement reads as the free plan, not paid.
+// Indexes (migrations/0001_init.sql, 0002_admin_listing.sql): accounts (created_at DESC,
+// user_id DESC) and (declared_country, created_at DESC, user_id DESC), both INCLUDE
+// (deleted_at); entitlement_snapshots (plan_code, is_paid) and (ends_at) INCLUDE (user_id)
+// WHERE paid; sanction_active / limit_active (code, user_id) INCLUDE (expires_at); the
+// primary keys for the per-account probes.
+
+class Builder {
+ public:
+  // "$n" of a parameter, numbered on first use.
+  std::string operator()(ListingParam p) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (params[i] == p) return "$" + std::to_string(i + 1);
+    }
+    params.push_back(p);
+    return "$" + std::to_string(params.size());
+  }
+  std::string time(ListingParam p) { return "\"user\".from_epoch_us(" + (*this)(p) + ")"; }
+
+  std::vector<ListingParam> params;
+};
+
+bool valid_shape(unsigned s) {
+  if (s & ~shape::kAll) return false;
+  if ((s & shape::kPlanFree) && !(s & shape::kPlan)) return false;
+  if ((s & shape::kIsPaidTrue) && !(s & shape::kIsPaid)) return false;
+  return true;
+}
+
+std::string statement_name(unsigned s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name = "admin_list_users_";
+  name += kHex[(s >> 8) & 0xf];
+  name += kHex[(s >> 4) & 0xf];
+  name += kHex[s & 0xf];
+  return name;
+}
+
+std::unique_ptr<ListingStatement> build(unsigned s) {
+  Builder p;
+  std::vector<std::string> where;
+  const bool entitlement = (s & (shape::kPlan | shape::kIsPaid | shape::kPaidEndsBefore)) != 0;
+  if (!(s & shape::kIncludeDeleted)) where.push_back("a.deleted_at IS NULL");
+  if (s & shape::kAfter) {
+    // A row comparison matches the (created_at DESC, user_id DESC) indexes as one bound.
+    const std::string t = p.time(ListingParam::after_created_at);
+    where.push_back("(a.created_at, a.user_id) < (" + t + ", " + p(ListingParam::after_user_id) +
+                    ")");
+  }
+  if (s & shape::kCreatedAfter) {
+    where.push_back("a.created_at > " + p.time(ListingParam::created_after));
+  }
+  if (s & shape::kCreatedBefore) {
+    where.push_back("a.created_at < " + p.time(ListingParam::created_before));
+  }
+  if (s & shape::kCountry) where.push_back("a.declared_country = " + p(ListingParam::country));
+  if (s & shape::kPlan) {
+    // The effective plan: the stored one while active; a lapsed one reads as free.
+    const std::string active = "e.plan_code = " + p(ListingParam::plan) +
+                               " AND (e.ends_at IS NULL OR e.ends_at > " +
+                               p.time(ListingParam::now) + ")";
+    if (s & shape::kPlanFree) {
+      where.push_back("((" + active + ") OR e.ends_at <= " + p.time(ListingParam::now) + ")");
+    } else {
+      where.push_back(active);
+    }
+  }
+  if (s & shape::kIsPaid) {
+    if (s & shape::kIsPaidTrue) {
+      where.push_back("e.is_paid AND (e.ends_at IS NULL OR e.ends_at > " +
+                      p.time(ListingParam::now) + ")");
+    } else {
+      where.push_back("(NOT e.is_paid OR e.ends_at <= " + p.time(ListingParam::now) + ")");
+    }
+  }
+  if (s & shape::kPaidEndsBefore) {
+    where.push_back("e.is_paid AND e.ends_at > " + p.time(ListingParam::now) + " AND e.ends_at < " +
+                    p.time(ListingParam::paid_ends_before));
+  }
+  if (s & shape::kSanction) {
+    where.push_back(
+        "EXISTS (SELECT 1 FROM \"user\".sanction_active s\n"
+        "                  WHERE s.user_id = a.user_id AND s.sanction_code = " +
+        p(ListingParam::sanction) +
+        "\n                    AND (s.expires_at IS NULL OR s.expires_at > " +
+        p.time(ListingParam::now) + "))");
+  }
+  if (s & shape::kLimit) {
+    where.push_back(
+        "EXISTS (SELECT 1 FROM \"user\".limit_active l\n"
+        "                  WHERE l.user_id = a.user_id AND l.limit_code = " +
+        p(ListingParam::limit_code) +
+        "\n                    AND (l.expires_at IS NULL OR l.expires_at > " +
+        p.time(ListingParam::now) + "))");
+  }
+
+  std::string sql = "WITH page AS (\n  SELECT a.user_id\n    FROM \"user\".accounts a\n";
+  if (entitlement) {
+    sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = a.user_id\n";
+  }
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    sql += i == 0 ? "   WHERE " : "     AND ";
+    sql += where[i];
+    sql += '\n';
+  }
+  sql +=
+      "   ORDER BY a.created_at DESC, a.user_id DESC\n   LIMIT " + p(ListingParam::limit) + "\n)\n";
+  sql += sql::kAccountStateSelect;
+  sql += "\n  JOIN page p ON p.user_id = a.user_id\n ORDER BY a.created_at DESC, a.user_id DESC";
+
+  auto out = std::make_unique<ListingStatement>();
+  out->shape = s;
+  out->name = statement_name(s);
+  out->sql = std::move(sql);
+  out->params = std::move(p.params);
+  out->statement = Statement{out->name, out->sql};
+  return out;
+}
+
+}  // namespace
+
+unsigned listing_shape_of(const services::ListingFilter& f, bool has_cursor) {
+  unsigned s = 0;
+  if (f.include_deleted) s |= shape::kIncludeDeleted;
+  if (has_cursor) s |= shape::kAfter;
+  if (f.created_after) s |= shape::kCreatedAfter;
+  if (f.created_before) s |= shape::kCreatedBefore;
+  if (f.declared_country) s |= shape::kCountry;
+  if (f.plan_code) {
+    s |= shape::kPlan;
+    if (*f.plan_code == domain::kFreePlan) s |= shape::kPlanFree;
+  }
+  if (f.is_paid) {
+    s |= shape::kIsPaid;
+    if (*f.is_paid) s |= shape::kIsPaidTrue;
+  }
+  if (f.paid_ends_before) s |= shape::kPaidEndsBefore;
+  if (f.sanction_code) s |= shape::kSanction;
+  if (f.limit_code) s |= shape::kLimit;
+  return s;
+}
+
+const ListingStatement& listing_statement(unsigned s) {
+  if (!valid_shape(s)) throw std::invalid_argument("invalid listing shape " + std::to_string(s));
+  // Generated lazily (a few thousand shapes exist, a handful are used) and never freed: the
+  // pool's Statement views the strings. The lock is for tests that call this off the event
+  // loop; on the request path it is uncontended.
+  static std::mutex mu;
+  static std::array<std::unique_ptr<ListingStatement>, shape::kAll + 1> cache;
+  std::lock_guard lock(mu);
+  auto& slot = cache[s];
+  if (!slot) slot = build(s);
+  return *slot;
+}
+
+PgListingStore::PgListingStore(std::vector<Pool*> pools) : pools_(std::move(pools)) {
+  if (pools_.empty() || pools_.size() > 256) {
+    throw std::invalid_argument("PgListingStore needs 1 to 256 pools");
+  }
+}
+
+boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
+    const RequestContext& ctx, const services::ListingFilter& f,
+    const std::optional<services::ListingCursor>& after, std::optional<unsigned> lane,
+    domain::TimePoint now, int limit) {
+  const ListingStatement& st = listing_statement(listing_shape_of(f, after.has_value()));
+  Params params;
+  for (ListingParam p : st.params) {
+    switch (p) {
+      case ListingParam::now:
+        params.push_back(us_param(now));
+        break;
+      case ListingParam::after_created_at:
+        params.push_back(us_param(after->created_at));
+        break;
+      case ListingParam::after_user_id:
+        params.push_back(after->user_id);
+        break;
+      case ListingParam::created_after:
+        params.push_back(us_param(*f.created_after));
+        break;
+      case ListingParam::created_before:
+        params.push_back(us_param(*f.created_before));
+        break;
+      case ListingParam::country:
+        params.push_back(*f.declared_country);
+        break;
+      case ListingParam::plan:
+        params.push_back(*f.plan_code);
+        break;
+      case ListingParam::paid_ends_before:
+        params.push_back(us_param(*f.paid_ends_before));
+        break;
+      case ListingParam::sanction:
+        params.push_back(*f.sanction_code);
+        break;
+      case ListingParam::limit_code:
+        params.push_back(*f.limit_code);
+        break;
+      case ListingParam::limit:
+        params.push_back(std::to_string(limit));
+        break;
+    }
+  }
+  std::vector<Query> queries;
+  queries.push_back({&kListingSettings, Params{}});
+  queries.push_back({&st.statement, std::move(params)});
+  // A walk stays on one pool: a replica's view only moves forward, so an account it held
+  // when the walk began is never skipped; hopping to a replica that lags further behind
+  // could skip one. (A lane from a process with more replicas wraps around.)
+  services::ListingSlice out;
+  out.lane = lane ? *lane % pools_.size() : next_++ % pools_.size();
+  std::vector<Result> results = co_await pools_[out.lane]->pipeline(std::move(queries), ctx);
+  const Result& r = results.at(1);
+  out.rows.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) out.rows.push_back(decode_account_state(r, i));
+  co_return out;
+}
+
+}  // namespace userservice::postgres
