@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
   wrk tzdata iso-codes
+  prometheus  # for promtool: the metrics test checks the exposition with it
 )
 
 missing=()
@@ -26,3 +27,10 @@ echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The prometheus package ships a server we only want promtool from: make sure its daemon
+# (started by the package on machines that allow it) is not left running.
+if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  $SUDO service prometheus stop >/dev/null 2>&1 || true
+  $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+fi
