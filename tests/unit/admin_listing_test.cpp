@@ -290,8 +290,15 @@ TEST(ListingStatement, EveryValidShapeIsNamedAndNumberedConsistently) {
     // Live-only unless asked; the keyset bound only with a cursor.
     EXPECT_EQ(st.sql.find("a.deleted_at IS NULL") != std::string::npos,
               !(s & shape::kIncludeDeleted));
-    EXPECT_EQ(st.sql.find("(a.created_at, a.user_id) <") != std::string::npos,
-              (s & shape::kAfter) != 0);
+    // (a.created_at, a.user_id) or the driving table's copy (s/l/e.account_created_at).
+    EXPECT_EQ(st.sql.find(".user_id) < (") != std::string::npos, (s & shape::kAfter) != 0);
+    const bool driven = (s & (shape::kSanction | shape::kLimit | shape::kPaidEndsBefore)) ||
+                        ((s & shape::kPlan) && !(s & shape::kPlanFree)) ||
+                        (s & shape::kIsPaidTrue);
+    EXPECT_EQ(st.sql.find("   ORDER BY a.created_at DESC, a.user_id DESC\n   LIMIT") ==
+                  std::string::npos,
+              driven)
+        << st.name;
     // The optional-filter anti-pattern never appears.
     EXPECT_EQ(st.sql.find("IS NULL OR a."), std::string::npos);
   }

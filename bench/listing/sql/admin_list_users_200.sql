@@ -1,10 +1,10 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
-    JOIN "user".entitlement_snapshots e ON e.user_id = a.user_id
+  SELECT e.user_id
+    FROM "user".entitlement_snapshots e
+    JOIN "user".accounts a ON a.user_id = e.user_id
    WHERE a.deleted_at IS NULL
      AND e.is_paid AND e.ends_at > "user".from_epoch_us($2) AND e.ends_at < "user".from_epoch_us($1)
-   ORDER BY a.created_at DESC, a.user_id DESC
+   ORDER BY e.account_created_at DESC, e.user_id DESC
    LIMIT $3
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

@@ -1,11 +1,10 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
+  SELECT s.user_id
+    FROM "user".sanction_active s
+    JOIN "user".accounts a ON a.user_id = s.user_id
    WHERE a.deleted_at IS NULL
-     AND EXISTS (SELECT 1 FROM "user".sanction_active s
-                  WHERE s.user_id = a.user_id AND s.sanction_code = $2
-                    AND (s.expires_at IS NULL OR s.expires_at > "user".from_epoch_us($1)))
-   ORDER BY a.created_at DESC, a.user_id DESC
+     AND s.sanction_code = $2 AND (s.expires_at IS NULL OR s.expires_at > "user".from_epoch_us($1))
+   ORDER BY s.account_created_at DESC, s.user_id DESC
    LIMIT $3
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

@@ -1,15 +1,14 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
-    JOIN "user".entitlement_snapshots e ON e.user_id = a.user_id
+  SELECT s.user_id
+    FROM "user".sanction_active s
+    JOIN "user".accounts a ON a.user_id = s.user_id
+    JOIN "user".entitlement_snapshots e ON e.user_id = s.user_id
    WHERE a.deleted_at IS NULL
-     AND (a.created_at, a.user_id) < ("user".from_epoch_us($1), $2)
+     AND (s.account_created_at, s.user_id) < ("user".from_epoch_us($1), $2)
      AND a.declared_country = $3
      AND (NOT e.is_paid OR e.ends_at <= "user".from_epoch_us($4))
-     AND EXISTS (SELECT 1 FROM "user".sanction_active s
-                  WHERE s.user_id = a.user_id AND s.sanction_code = $5
-                    AND (s.expires_at IS NULL OR s.expires_at > "user".from_epoch_us($4)))
-   ORDER BY a.created_at DESC, a.user_id DESC
+     AND s.sanction_code = $5 AND (s.expires_at IS NULL OR s.expires_at > "user".from_epoch_us($4))
+   ORDER BY s.account_created_at DESC, s.user_id DESC
    LIMIT $6
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

@@ -1,11 +1,10 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
+  SELECT l.user_id
+    FROM "user".limit_active l
+    JOIN "user".accounts a ON a.user_id = l.user_id
    WHERE a.deleted_at IS NULL
-     AND EXISTS (SELECT 1 FROM "user".limit_active l
-                  WHERE l.user_id = a.user_id AND l.limit_code = $2
-                    AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($1)))
-   ORDER BY a.created_at DESC, a.user_id DESC
+     AND l.limit_code = $2 AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($1))
+   ORDER BY l.account_created_at DESC, l.user_id DESC
    LIMIT $3
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

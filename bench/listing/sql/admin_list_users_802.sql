@@ -1,12 +1,11 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
+  SELECT l.user_id
+    FROM "user".limit_active l
+    JOIN "user".accounts a ON a.user_id = l.user_id
    WHERE a.deleted_at IS NULL
-     AND (a.created_at, a.user_id) < ("user".from_epoch_us($1), $2)
-     AND EXISTS (SELECT 1 FROM "user".limit_active l
-                  WHERE l.user_id = a.user_id AND l.limit_code = $4
-                    AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($3)))
-   ORDER BY a.created_at DESC, a.user_id DESC
+     AND (l.account_created_at, l.user_id) < ("user".from_epoch_us($1), $2)
+     AND l.limit_code = $4 AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($3))
+   ORDER BY l.account_created_at DESC, l.user_id DESC
    LIMIT $5
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

@@ -1,15 +1,14 @@
 WITH page AS (
-  SELECT a.user_id
-    FROM "user".accounts a
-    JOIN "user".entitlement_snapshots e ON e.user_id = a.user_id
+  SELECT l.user_id
+    FROM "user".limit_active l
+    JOIN "user".accounts a ON a.user_id = l.user_id
+    JOIN "user".entitlement_snapshots e ON e.user_id = l.user_id
    WHERE a.deleted_at IS NULL
-     AND (a.created_at, a.user_id) < ("user".from_epoch_us($1), $2)
-     AND a.created_at > "user".from_epoch_us($3)
+     AND (l.account_created_at, l.user_id) < ("user".from_epoch_us($1), $2)
+     AND l.account_created_at > "user".from_epoch_us($3)
      AND e.is_paid AND (e.ends_at IS NULL OR e.ends_at > "user".from_epoch_us($4))
-     AND EXISTS (SELECT 1 FROM "user".limit_active l
-                  WHERE l.user_id = a.user_id AND l.limit_code = $5
-                    AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($4)))
-   ORDER BY a.created_at DESC, a.user_id DESC
+     AND l.limit_code = $5 AND (l.expires_at IS NULL OR l.expires_at > "user".from_epoch_us($4))
+   ORDER BY l.account_created_at DESC, l.user_id DESC
    LIMIT $6
 )
 SELECT a.user_id, a.email, a.user_name, a.preferred_language, a.time_zone,

@@ -15,20 +15,22 @@ namespace shape = listing_shape;
 namespace {
 
 // ---- SQL generation -------------------------------------------------------------------------
-// Two steps in one statement. `page` finds the page's keys: filters and keyset position over
-// "user".accounts, newest first, LIMIT; only the accounts columns the indexes hold and the
-// filter tables are touched there, so the planner can walk an index in created_at order and
-// stop after `limit` matches, or start from a selective filter's index and sort the few
-// matches. The outer SELECT is the shared account-state SELECT (account_state.h) for just
+// Two steps in one statement. `page` finds the page's keys: filters and keyset position,
+// newest first, LIMIT. It walks one index in keyset order and stops after `limit` matches:
+// the accounts' (created_at) or (declared_country, created_at) index, or, when a sanction /
+// limit / paid-plan / paid filter is present, that table's index on its copy of the
+// account's created_at (migrations/0004), joining accounts by primary key for the other
+// filters. The outer SELECT is the shared account-state SELECT (account_state.h) for just
 // those rows: the account, its snapshot and its sanctions and limits, no N+1.
 //
 // Effective state in SQL, as domain::effective_state has it: an item is active while its end
 // is NULL or after $now; a lapsed entitlement reads as the free plan, not paid.
-// Indexes (migrations/0001_init.sql, 0002_admin_listing.sql): accounts (created_at DESC,
-// user_id DESC) and (declared_country, created_at DESC, user_id DESC), both INCLUDE
-// (deleted_at); entitlement_snapshots (plan_code, is_paid) and (ends_at) INCLUDE (user_id)
-// WHERE paid; sanction_active / limit_active (code, user_id) INCLUDE (expires_at); the
-// primary keys for the per-account probes.
+// Indexes (migrations/0002_admin_listing.sql, 0004_listing_denormalized.sql): accounts
+// (created_at DESC, user_id DESC) and (declared_country, created_at DESC, user_id DESC), both
+// INCLUDE (deleted_at); sanction_active / limit_active (code, account_created_at DESC,
+// user_id DESC) INCLUDE (expires_at); entitlement_snapshots (plan_code, account_created_at
+// DESC, user_id DESC) WHERE not free and (account_created_at DESC, user_id DESC) WHERE paid,
+// both INCLUDE (ends_at); the primary keys for the per-account probes.
 
 class Builder {
  public:
@@ -61,22 +63,58 @@ std::string statement_name(unsigned s) {
   return name;
 }
 
+// The table whose index drives the page's keyset walk: the most selective filter that has a
+// (code, account_created_at DESC, user_id DESC) index (migrations/0004): sanctions (~0.1-1%
+// each) before limits before paid plans before all paid snapshots. Without one of them the
+// accounts indexes drive it.
+enum class Driver { accounts, sanction, limit, plan, paid };
+
+Driver driver_of(unsigned s) {
+  if (s & shape::kSanction) return Driver::sanction;
+  if (s & shape::kLimit) return Driver::limit;
+  // The free filter also matches lapsed paid plans: no plan index holds all of those.
+  if ((s & shape::kPlan) && !(s & shape::kPlanFree)) return Driver::plan;
+  if ((s & shape::kIsPaid) && (s & shape::kIsPaidTrue)) return Driver::paid;
+  if (s & shape::kPaidEndsBefore) return Driver::paid;
+  return Driver::accounts;
+}
+
 std::unique_ptr<ListingStatement> build(unsigned s) {
   Builder p;
   std::vector<std::string> where;
   const bool entitlement = (s & (shape::kPlan | shape::kIsPaid | shape::kPaidEndsBefore)) != 0;
+  const Driver driver = driver_of(s);
+  // The driver's copy of accounts.created_at (equal by the 0004 trigger) carries the keyset
+  // bound, the created range and the order, so that they are bounds of its index.
+  std::string d;  // alias of the driving table
+  switch (driver) {
+    case Driver::accounts:
+      d = "a";
+      break;
+    case Driver::sanction:
+      d = "s";
+      break;
+    case Driver::limit:
+      d = "l";
+      break;
+    case Driver::plan:
+    case Driver::paid:
+      d = "e";
+      break;
+  }
+  const std::string created = d == "a" ? "a.created_at" : d + ".account_created_at";
   if (!(s & shape::kIncludeDeleted)) where.push_back("a.deleted_at IS NULL");
   if (s & shape::kAfter) {
     // A row comparison matches the (created_at DESC, user_id DESC) indexes as one bound.
     const std::string t = p.time(ListingParam::after_created_at);
-    where.push_back("(a.created_at, a.user_id) < (" + t + ", " + p(ListingParam::after_user_id) +
-                    ")");
+    where.push_back("(" + created + ", " + d + ".user_id) < (" + t + ", " +
+                    p(ListingParam::after_user_id) + ")");
   }
   if (s & shape::kCreatedAfter) {
-    where.push_back("a.created_at > " + p.time(ListingParam::created_after));
+    where.push_back(created + " > " + p.time(ListingParam::created_after));
   }
   if (s & shape::kCreatedBefore) {
-    where.push_back("a.created_at < " + p.time(ListingParam::created_before));
+    where.push_back(created + " < " + p.time(ListingParam::created_before));
   }
   if (s & shape::kCountry) where.push_back("a.declared_country = " + p(ListingParam::country));
   if (s & shape::kPlan) {
@@ -103,33 +141,65 @@ std::unique_ptr<ListingStatement> build(unsigned s) {
                     p.time(ListingParam::paid_ends_before));
   }
   if (s & shape::kSanction) {
-    where.push_back(
-        "EXISTS (SELECT 1 FROM \"user\".sanction_active s\n"
-        "                  WHERE s.user_id = a.user_id AND s.sanction_code = " +
-        p(ListingParam::sanction) +
-        "\n                    AND (s.expires_at IS NULL OR s.expires_at > " +
-        p.time(ListingParam::now) + "))");
+    const std::string cond = "s.sanction_code = " + p(ListingParam::sanction) +
+                             " AND (s.expires_at IS NULL OR s.expires_at > " +
+                             p.time(ListingParam::now) + ")";
+    if (driver == Driver::sanction) {
+      where.push_back(cond);
+    } else {
+      where.push_back(
+          "EXISTS (SELECT 1 FROM \"user\".sanction_active s\n"
+          "                  WHERE s.user_id = a.user_id AND " +
+          cond + ")");
+    }
   }
   if (s & shape::kLimit) {
-    where.push_back(
-        "EXISTS (SELECT 1 FROM \"user\".limit_active l\n"
-        "                  WHERE l.user_id = a.user_id AND l.limit_code = " +
-        p(ListingParam::limit_code) +
-        "\n                    AND (l.expires_at IS NULL OR l.expires_at > " +
-        p.time(ListingParam::now) + "))");
+    const std::string cond = "l.limit_code = " + p(ListingParam::limit_code) +
+                             " AND (l.expires_at IS NULL OR l.expires_at > " +
+                             p.time(ListingParam::now) + ")";
+    if (driver == Driver::limit) {
+      where.push_back(cond);
+    } else {
+      where.push_back(
+          "EXISTS (SELECT 1 FROM \"user\".limit_active l\n"
+          "                  WHERE l.user_id = a.user_id AND " +
+          cond + ")");
+    }
   }
 
-  std::string sql = "WITH page AS (\n  SELECT a.user_id\n    FROM \"user\".accounts a\n";
-  if (entitlement) {
-    sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = a.user_id\n";
+  // The driver first, then accounts by primary key (one row per (user_id, code) and per
+  // user in the current tables: a join, not a semi-join, keeps each account once).
+  std::string sql = "WITH page AS (\n  SELECT " + d + ".user_id\n";
+  switch (driver) {
+    case Driver::accounts:
+      sql += "    FROM \"user\".accounts a\n";
+      if (entitlement) {
+        sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = a.user_id\n";
+      }
+      break;
+    case Driver::sanction:
+    case Driver::limit: {
+      const std::string table = driver == Driver::sanction ? "sanction_active" : "limit_active";
+      sql += "    FROM \"user\"." + table + " " + d + "\n";
+      sql += "    JOIN \"user\".accounts a ON a.user_id = " + d + ".user_id\n";
+      if (entitlement) {
+        sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = " + d + ".user_id\n";
+      }
+      break;
+    }
+    case Driver::plan:
+    case Driver::paid:
+      sql += "    FROM \"user\".entitlement_snapshots e\n";
+      sql += "    JOIN \"user\".accounts a ON a.user_id = e.user_id\n";
+      break;
   }
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += i == 0 ? "   WHERE " : "     AND ";
     sql += where[i];
     sql += '\n';
   }
-  sql +=
-      "   ORDER BY a.created_at DESC, a.user_id DESC\n   LIMIT " + p(ListingParam::limit) + "\n)\n";
+  sql += "   ORDER BY " + created + " DESC, " + d + ".user_id DESC\n   LIMIT " +
+         p(ListingParam::limit) + "\n)\n";
   sql += sql::kAccountStateSelect;
   sql += "\n  JOIN page p ON p.user_id = a.user_id\n ORDER BY a.created_at DESC, a.user_id DESC";
 
