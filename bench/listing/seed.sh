@@ -3,7 +3,7 @@
 #
 # Fills an EMPTY userservice database with ROWS accounts (default 1,000,000) for the admin
 # listing benchmark (docs/benchmarks.md "Admin listing at 1M accounts"). Set-based SQL run by
-# psql (INSERT ... SELECT over generate_series), reproducible (setseed), ~1-2 minutes per
+# psql (INSERT ... SELECT over generate_series), reproducible (setseed), ~2-3 minutes per
 # million accounts on the 2-core development machine.
 #
 # The schema comes from migrations/*.sql, applied here exactly as the service's runner does
@@ -19,6 +19,8 @@
 #   - sanction_active / limit_active with their "apply" / "set" history records; active
 #     items end in the future or never (the sweeper has caught up: nothing lapsed remains).
 #   - event_outbox stays empty: the relay deletes rows once published.
+# The inserts name the same columns as the service's; account_created_at (migration 0004) is
+# filled by the same BEFORE INSERT trigger as for the service, after the accounts exist.
 # Spread at 1M: plans free ~86% (6% of them lapsed paid periods), paid_monthly 7%,
 # paid_yearly 5%, paid_lifetime 2%; declared_country set for 65% (a dozen big countries and a
 # long tail); sanctions on ~2.3% of accounts, limit overrides on ~1.2%.
