@@ -53,7 +53,9 @@ CREATE INDEX limit_active_listing_idx
     ON "user".limit_active (limit_code, account_created_at DESC, user_id DESC)
     INCLUDE (expires_at);
 -- plan_code filters other than free (the free filter also matches every lapsed plan, so it
--- walks the accounts): the free rows, most of the table, are left out of the index.
+-- walks the accounts): the free rows, most of the table, are left out of the index. The
+-- planner proves plan_code = 'paid_…' implies the predicate only with the plan as a
+-- constant: the listing plans every execution custom (listing_store.h kListingSettings).
 CREATE INDEX entitlement_snapshots_plan_listing_idx
     ON "user".entitlement_snapshots (plan_code, account_created_at DESC, user_id DESC)
     INCLUDE (ends_at) WHERE plan_code <> 'free';
