@@ -13,7 +13,7 @@
 # Environment: BENCH_DURATION seconds per run (10; 3 with --quick), BENCH_ACCOUNTS (100000),
 # BENCH_CONNS (32,256), BENCH_IDLE_CONNS (5000; 0 skips the idle mode), BENCH_BUILD_DIR
 # (build-release), JOBS (2, ninja), BENCH_KEEP=1 keeps the work folder (data, logs, scripts),
-# BENCH_QUIET_WAIT (60): seconds each run may wait for other processes to leave the cores,
+# BENCH_QUIET_WAIT (30): seconds each run may wait for other processes to leave the cores,
 # BENCH_PATHS (all): comma-separated subset of the hot paths (keys in bench/hot/driver.py),
 # BENCH_SERVICE_ENV: extra "NAME=value ..." for the service (e.g. pool settings to try),
 # BENCH_HUGEPAGES=0: no huge pages for PostgreSQL (see below).
@@ -186,7 +186,7 @@ python3 bench/hot/driver.py \
   --http-port "$http_port" --pg-port "$pg_port" --service-pid "$svc_pid" \
   --service-log "$work/service.log" \
   --pg-data "$work/pg" --redis-pidfile "$work/redis/redis.pid" \
-  --duration "$duration" --conns "$conns" --idle "$idle" --quiet-wait "${BENCH_QUIET_WAIT:-60}" \
+  --duration "$duration" --conns "$conns" --idle "$idle" --quiet-wait "${BENCH_QUIET_WAIT:-30}" \
   --paths "${BENCH_PATHS:-}" \
   --results "$root/bench/results/latest.md" \
   --meta "commit $commit; Release build; $(nproc) cores ($cpu); $(free -g | awk '/^Mem:/ {print $2}') GiB" \

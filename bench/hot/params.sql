@@ -1,8 +1,8 @@
 -- bench/hot/params.sql — run by bench/run.sh after the seed (psql -v ON_ERROR_STOP=1).
 --
--- pgbench cannot build strings (its expressions are numbers only), so each pgbench
--- transaction fetches the text parameters of the service's statements from this table with
--- one extra, indexed round trip (`SELECT … FROM bench.params WHERE n = :n \gset`), and the
+-- pgbench cannot build strings (its expressions are numbers only), so the pgbench scripts
+-- fetch the text parameters of the service's statements from this table (`SELECT … FROM
+-- bench.params p1, … WHERE p1.n = :n1 … \gset`, one round trip per 8 transactions), and the
 -- driver measures that fetch alone to take its cost out again (docs/benchmarks.md, "Hot
 -- paths: service vs pgbench"). The service never reads this schema.
 --
