@@ -8,7 +8,8 @@
 # and runs bench/hot/driver.py: for each hot path, wrk against the service and pgbench with the
 # service's own statements (from `userservice --print-statements`) at 32 and 256 connections,
 # then the 32-connection load again beside 5,000 idle keep-alive connections. Prints a table
-# and writes it to bench/results/latest.md.
+# and writes it to bench/results/latest.md (to bench/results/custom.md when any setting below
+# differs from its default, or with --quick).
 #
 # Environment: BENCH_DURATION seconds per run (10; 3 with --quick), BENCH_ACCOUNTS (100000),
 # BENCH_CONNS (32,256), BENCH_IDLE_CONNS (5000; 0 skips the idle mode), BENCH_BUILD_DIR
@@ -34,6 +35,12 @@ accounts=${BENCH_ACCOUNTS:-100000}
 conns=${BENCH_CONNS:-32,256}
 idle=${BENCH_IDLE_CONNS:-5000}
 build=${BENCH_BUILD_DIR:-$root/build-release}
+# Only a full run with the defaults replaces the reference table; anything else (--quick,
+# a subset, other settings) goes to a scratch file.
+results=$root/bench/results/latest.md
+if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_SERVICE_ENV:-}" ]; then
+  results=$root/bench/results/custom.md
+fi
 say() { echo "bench: $*" >&2; }
 
 # ---- Packages and build ------------------------------------------------------------------
@@ -188,7 +195,7 @@ python3 bench/hot/driver.py \
   --pg-data "$work/pg" --redis-pidfile "$work/redis/redis.pid" \
   --duration "$duration" --conns "$conns" --idle "$idle" --quiet-wait "${BENCH_QUIET_WAIT:-30}" \
   --paths "${BENCH_PATHS:-}" \
-  --results "$root/bench/results/latest.md" \
+  --results "$results" \
   --meta "commit $commit; Release build; $(nproc) cores ($cpu); $(free -g | awk '/^Mem:/ {print $2}') GiB" \
   --meta "$duration s per run; $accounts accounts seeded ($live live); wrk -t2, pgbench -M prepared -j2" \
   --meta "PostgreSQL $(psql_ -At -c 'SHOW server_version') (fsync=off, shared_buffers $(psql_ -At -c 'SHOW shared_buffers'), huge pages $huge); service env: defaults${BENCH_SERVICE_ENV:+ + $BENCH_SERVICE_ENV} (pool: 20 connections unless set); logs at warn, telemetry exporters off" &
