@@ -42,18 +42,7 @@ services::PageRequest read_page_request(std::string_view query) {
   services::PageRequest page;
   bool seen_size = false;
   bool seen_token = false;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    std::string key;
-    std::string value;
-    if (!percent_decode(pair.substr(0, eq), key) ||
-        (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value))) {
-      throw domain::invalid_request("query string is malformed");
-    }
+  for (auto& [key, value] : query_pairs(query)) {
     if (key == "page_size") {
       if (seen_size) throw domain::invalid_request("page_size given more than once");
       seen_size = true;

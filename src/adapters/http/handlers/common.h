@@ -1,10 +1,15 @@
 #pragma once
 // Small pieces every handler file uses: body decoding of the common command fields.
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "adapters/http/json_body.h"
 #include "adapters/http/message.h"
+#include "adapters/http/router.h"
 #include "domain/catalog.h"
+#include "domain/error.h"
 
 namespace userservice::http {
 
@@ -14,6 +19,28 @@ inline domain::Actor read_actor(ObjectReader& body) {
   domain::Actor actor{r.required_string("type"), r.required_string("id")};
   r.finish();
   return actor;
+}
+
+// "a=1&b=2" → percent-decoded pairs in arrival order. '+' stays a literal '+' (as in paths),
+// so an RFC 3339 offset may be sent as "+02:00" or "%2B02:00". Empty pairs ("a=1&&b=2") are
+// skipped; a name without '=' has an empty value. A bad %-escape is 400 invalid_request.
+inline std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(pair.substr(0, eq), key) ||
+        (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value))) {
+      throw domain::invalid_request("query string is malformed");
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
 }
 
 }  // namespace userservice::http

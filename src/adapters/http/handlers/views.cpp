@@ -10,12 +10,8 @@ void write_effective_limits(JsonWriter& w, const domain::EffectiveLimits& limits
   w.end_object();
 }
 
-std::string account_view_json(const domain::AccountState& s, bool with_deleted_at) {
-  JsonWriter w;
+void write_account(JsonWriter& w, const domain::Account& a) {
   w.begin_object();
-  w.key("account");
-  w.begin_object();
-  const auto& a = s.account;
   w.field("user_id", a.user_id);
   w.field("email", a.email);
   w.field("user_name", a.user_name);
@@ -25,14 +21,25 @@ std::string account_view_json(const domain::AccountState& s, bool with_deleted_a
   w.field("created_at", a.created_at);
   w.field("updated_at", a.updated_at);
   w.end_object();
+}
+
+void write_entitlement(JsonWriter& w, const domain::Entitlement& e) {
+  w.begin_object();
+  w.field("plan_code", e.plan_code);
+  w.field("is_paid", e.is_paid);
+  w.field("starts_at", e.starts_at);
+  w.field("ends_at", e.ends_at);
+  w.end_object();
+}
+
+std::string account_view_json(const domain::AccountState& s, bool with_deleted_at) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("account");
+  write_account(w, s.account);
 
   w.key("entitlement");
-  w.begin_object();
-  w.field("plan_code", s.entitlement.plan_code);
-  w.field("is_paid", s.entitlement.is_paid);
-  w.field("starts_at", s.entitlement.starts_at);
-  w.field("ends_at", s.entitlement.ends_at);
-  w.end_object();
+  write_entitlement(w, s.entitlement);
 
   w.key("active_sanctions");
   w.begin_array();
@@ -61,7 +68,7 @@ std::string account_view_json(const domain::AccountState& s, bool with_deleted_a
 
   w.key("effective_limits");
   write_effective_limits(w, domain::effective_limits(s));
-  if (with_deleted_at) w.field("deleted_at", a.deleted_at);
+  if (with_deleted_at) w.field("deleted_at", s.account.deleted_at);
   w.end_object();
   return w.take();
 }

@@ -12,6 +12,10 @@ namespace userservice::http {
 // "effective_limits"}; with_deleted_at adds the admin lookups' top-level "deleted_at".
 std::string account_view_json(const domain::AccountState& effective, bool with_deleted_at = false);
 
+// The "account" object and the "entitlement" summary of the account view (also the listing's
+// items).
+void write_account(JsonWriter& w, const domain::Account& account);
+void write_entitlement(JsonWriter& w, const domain::Entitlement& entitlement);
 void write_effective_limits(JsonWriter& w, const domain::EffectiveLimits& limits);
 void write_eligibility(JsonWriter& w, const domain::Eligibility& e);
 
