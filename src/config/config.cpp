@@ -344,6 +344,7 @@ Config load(const Getenv& getenv) {
   c.postgres.replica_dsns = r.list("USERSERVICE_POSTGRES_REPLICA_DSNS");
   r.duration("USERSERVICE_POSTGRES_OPERATION_TIMEOUT", c.postgres.operation_timeout);
   r.integer("USERSERVICE_POSTGRES_MAX_OPEN_CONNS", c.postgres.max_open_conns, 1, 10000);
+  c.postgres.max_idle_conns = c.postgres.max_open_conns;
   r.integer("USERSERVICE_POSTGRES_MAX_IDLE_CONNS", c.postgres.max_idle_conns, 0, 10000);
   if (c.postgres.max_idle_conns > c.postgres.max_open_conns) {
     c.postgres.max_idle_conns = c.postgres.max_open_conns;

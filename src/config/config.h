@@ -54,7 +54,9 @@ struct PostgresConfig {
   std::vector<std::string> replica_dsns;
   Duration operation_timeout = 1s;
   int max_open_conns = 20;
-  int max_idle_conns = 10;  // clamped to max_open_conns, as database/sql does
+  // Unset: equal to max_open_conns (a surplus only closes after idling, see PoolOptions).
+  // Clamped to max_open_conns.
+  int max_idle_conns = 20;
   Duration conn_max_lifetime = 30min;
 };
 

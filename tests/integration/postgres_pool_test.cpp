@@ -447,26 +447,47 @@ TEST_F(PostgresPoolTest, MaxLifetimeRecyclesConnections) {
   });
 }
 
-TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnections) {
+TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnectionsOnlyAfterTheGrace) {
   PoolOptions o = options(4);
   o.max_idle = 1;
+  o.idle_surplus_grace = 400ms;
   Pool pool(io_.get_executor(), o, log_, nullptr);
   run([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    int finished = 0;
-    for (int i = 0; i < 4; ++i) {
-      asio::co_spawn(
-          ex,
-          [&]() -> asio::awaitable<void> {
-            co_await pool.query(kSleep, {"0.1"}, Clock::now() + 5s);
-            ++finished;
-          },
-          asio::detached);
-    }
-    while (finished < 4) co_await sleep_for(10ms);
+    // Four concurrent sleeps need four connections; returns their backend pids.
+    auto burst = [&]() -> asio::awaitable<std::set<int>> {
+      std::set<int> pids;
+      int finished = 0;
+      for (int i = 0; i < 4; ++i) {
+        asio::co_spawn(
+            ex,
+            [&]() -> asio::awaitable<void> {
+              auto lease = co_await pool.acquire(Clock::now() + 5s);
+              co_await lease.query(kSleep, {"0.1"}, Clock::now() + 5s);
+              pids.insert(lease.backend_pid());
+              ++finished;
+            },
+            asio::detached);
+      }
+      while (finished < 4) co_await sleep_for(10ms);
+      co_return pids;
+    };
+    const auto first = co_await burst();
+    EXPECT_EQ(first.size(), 4u);
+    // Released surplus stays warm within the grace: the next burst reuses all four.
+    EXPECT_EQ(pool.stats().idle, 4);
+    EXPECT_EQ(pool.stats().closed_max_idle, 0u);
+    const auto second = co_await burst();
+    EXPECT_EQ(second, first);
+    EXPECT_EQ(pool.stats().closed_max_idle, 0u);
+    // After the grace, the least recently used surplus is closed down to max_idle.
+    co_await sleep_for(700ms);
     EXPECT_EQ(pool.stats().idle, 1);
     EXPECT_EQ(pool.stats().in_use, 0);
     EXPECT_EQ(pool.stats().closed_max_idle, 3u);
+    // The one kept is still usable.
+    const int kept = co_await backend_pid(pool);
+    EXPECT_TRUE(first.count(kept) == 1) << kept;
   });
 }
 

@@ -58,7 +58,7 @@ TEST(Config, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.redis.lifecycle_events_max_len, 100000);
   EXPECT_EQ(c.postgres.operation_timeout, 1s);
   EXPECT_EQ(c.postgres.max_open_conns, 20);
-  EXPECT_EQ(c.postgres.max_idle_conns, 10);
+  EXPECT_EQ(c.postgres.max_idle_conns, 20);
   EXPECT_EQ(c.postgres.conn_max_lifetime, 30min);
   EXPECT_EQ(c.expiry_sweep_interval, 30s);
   EXPECT_EQ(c.telemetry.service_name, "userservice");
@@ -211,6 +211,14 @@ TEST(Config, MalformedValuesNameTheirVariable) {
     env.vars[name] = value;
     EXPECT_EQ(env.failing_variable(), name) << name << "=" << value;
   }
+}
+
+TEST(Config, IdleConnectionsDefaultToOpenConnections) {
+  Env env;
+  env.vars["USERSERVICE_POSTGRES_MAX_OPEN_CONNS"] = "7";
+  EXPECT_EQ(env.load().postgres.max_idle_conns, 7);
+  env.vars["USERSERVICE_POSTGRES_MAX_IDLE_CONNS"] = "0";
+  EXPECT_EQ(env.load().postgres.max_idle_conns, 0);
 }
 
 TEST(Config, IdleConnectionsAreClampedToOpenConnections) {

@@ -116,12 +116,17 @@ struct SqlError : std::runtime_error {
 struct PoolOptions {
   std::string dsn;  // libpq URI or keyword/value string
   int max_open = 20;
-  int max_idle = 10;
+  // Idle connections kept after a burst. Releasing never closes a connection: a surplus above
+  // max_idle is closed once it has sat idle for `idle_surplus_grace`, least recently used
+  // first, so bursty load reuses warm connections instead of reconnecting and re-preparing.
+  int max_idle = 20;
   std::chrono::nanoseconds max_lifetime = std::chrono::minutes(30);  // <= 0: unlimited
   // Bound on one operation (connect or one round trip); also the server's statement_timeout.
   // <= 0: only the caller's deadline applies.
   std::chrono::nanoseconds operation_timeout = std::chrono::seconds(1);
   std::string name = "primary";  // for logs
+  // How long a connection above max_idle may stay idle before it is closed.
+  std::chrono::nanoseconds idle_surplus_grace = std::chrono::seconds(10);
 };
 
 struct PoolStats {
