@@ -16,6 +16,8 @@
 # (build-release), JOBS (2, ninja), BENCH_KEEP=1 keeps the work folder (data, logs, scripts),
 # BENCH_QUIET_WAIT (30): seconds each run may wait for other processes to leave the cores,
 # BENCH_PATHS (all): comma-separated subset of the hot paths (keys in bench/hot/driver.py),
+# BENCH_POOL (6): the service's USERSERVICE_POSTGRES_MAX_OPEN_CONNS, sized for this 2-core
+# machine (docs/benchmarks.md, "Pool size"),
 # BENCH_SERVICE_ENV: extra "NAME=value ..." for the service (e.g. pool settings to try),
 # BENCH_HUGEPAGES=0: no huge pages for PostgreSQL (see below).
 set -euo pipefail
@@ -32,13 +34,14 @@ for arg in "$@"; do
 done
 if [ $quick = 1 ]; then duration=${BENCH_DURATION:-3}; else duration=${BENCH_DURATION:-10}; fi
 accounts=${BENCH_ACCOUNTS:-100000}
+pool=${BENCH_POOL:-6}
 conns=${BENCH_CONNS:-32,256}
 idle=${BENCH_IDLE_CONNS:-5000}
 build=${BENCH_BUILD_DIR:-$root/build-release}
 # Only a full run with the defaults replaces the reference table; anything else (--quick,
 # a subset, other settings) goes to a scratch file.
 results=$root/bench/results/latest.md
-if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_SERVICE_ENV:-}" ]; then
+if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_POOL:-}${BENCH_SERVICE_ENV:-}" ]; then
   results=$root/bench/results/custom.md
 fi
 say() { echo "bench: $*" >&2; }
@@ -144,6 +147,7 @@ env -i PATH="$PATH" \
   USERSERVICE_LOG_LEVEL=warn \
   OTEL_TRACES_EXPORTER=none \
   OTEL_METRICS_EXPORTER=none \
+  USERSERVICE_POSTGRES_MAX_OPEN_CONNS="$pool" \
   ${BENCH_SERVICE_ENV:-} \
   "$bin" >"$work/service.log" 2>&1 &
 svc_pid=$!
@@ -198,7 +202,7 @@ python3 bench/hot/driver.py \
   --results "$results" \
   --meta "commit $commit; Release build; $(nproc) cores ($cpu); $(free -g | awk '/^Mem:/ {print $2}') GiB" \
   --meta "$duration s per run; $accounts accounts seeded ($live live); wrk -t2, pgbench -M prepared -j2" \
-  --meta "PostgreSQL $(psql_ -At -c 'SHOW server_version') (fsync=off, shared_buffers $(psql_ -At -c 'SHOW shared_buffers'), huge pages $huge); service env: defaults${BENCH_SERVICE_ENV:+ + $BENCH_SERVICE_ENV} (pool: 20 connections unless set); logs at warn, telemetry exporters off" &
+  --meta "PostgreSQL $(psql_ -At -c 'SHOW server_version') (fsync=off, shared_buffers $(psql_ -At -c 'SHOW shared_buffers'), huge pages $huge); service env: defaults + USERSERVICE_POSTGRES_MAX_OPEN_CONNS=$pool${BENCH_SERVICE_ENV:+ + $BENCH_SERVICE_ENV}; logs at warn, telemetry exporters off" &
 drv_pid=$!
 wait "$drv_pid"
 drv_pid=""

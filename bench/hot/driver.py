@@ -230,8 +230,10 @@ class CpuMeter:
         service, postmaster, redis = self.pids
         t = os.times()
         pg = proc_cpu(postmaster, children=True) + sum(proc_cpu(p) for p in children_of(postmaster))
+        # "client": the load generator (wrk or pgbench), reaped by subprocess.run before stop().
         return {"busy": self.busy(), "service": proc_cpu(service), "postgres": pg,
-                "rest": t.user + t.system + t.children_user + t.children_system + proc_cpu(redis)}
+                "client": t.children_user + t.children_system,
+                "rest": t.user + t.system + proc_cpu(redis)}
 
     def start(self):
         self.t0, self.s0 = time.monotonic(), self.sample()
@@ -242,7 +244,7 @@ class CpuMeter:
         wall = time.monotonic() - self.t0
         s1 = self.sample()
         d = {k: s1[k] - self.s0[k] for k in s1}
-        other = d["busy"] - d["service"] - d["postgres"] - d["rest"]
+        other = d["busy"] - d["service"] - d["postgres"] - d["client"] - d["rest"]
         d["other_cpu"] = max(0.0, 100.0 * other / (wall * self.cpus))
         return d
 
@@ -334,6 +336,7 @@ class Bench:
         r["other_cpu"] = cpu["other_cpu"]
         r["service_us"] = 1e6 * cpu["service"] / max(1, r["requests"])
         r["postgres_us"] = 1e6 * cpu["postgres"] / max(1, r["requests"])
+        r["client_us"] = 1e6 * cpu["client"] / max(1, r["requests"])
         return r
 
     def pgbench(self, script, conns):
@@ -372,7 +375,8 @@ class Bench:
                         "latency_ms": float(lat.group(1)) if lat else None,
                         "other_cpu": cpu["other_cpu"],
                         # includes connecting the clients (backend start-up)
-                        "postgres_us": 1e6 * cpu["postgres"] / max(1, int(done.group(1)))}
+                        "postgres_us": 1e6 * cpu["postgres"] / max(1, int(done.group(1))),
+                        "client_us": 1e6 * cpu["client"] / max(1, int(done.group(1)))}
         # One failed pgbench run must not throw away the whole benchmark: the row shows "–".
         print(f"bench: pgbench failed ({out.returncode}) on {script}:\n{out.stdout}\n"
               f"{out.stderr[-2000:]}", file=sys.stderr)
@@ -447,7 +451,8 @@ class Bench:
 
 
 NAN = float("nan")
-MISSING = {"tps": NAN, "failed": 0, "latency_ms": None, "other_cpu": NAN, "postgres_us": NAN}
+MISSING = {"tps": NAN, "failed": 0, "latency_ms": None, "other_cpu": NAN, "postgres_us": NAN,
+           "client_us": NAN}
 
 
 def fmt(v, digits=0):
@@ -545,8 +550,9 @@ def main():
     # ---- table --------------------------------------------------------------------------
     head = ("| hot path | | conns | service req/s | p50 ms | p99 ms | errors | pgbench tps raw "
             "| pgbench tps est. | ratio est. (raw) | service CPU µs/req | PG CPU µs: svc / pgbench "
+            "| load gen. CPU µs: wrk / pgbench | all CPU µs: svc / pgbench "
             "| peak RSS MiB | other CPU % | misses target |")
-    lines = [head, "|" + "---|" * 15]
+    lines = [head, "|" + "---|" * 17]
     for p, label, conns, s, g in rows:
         est = 1 / (1 / g["tps"] - 1 / fetch_tps[conns]) if g["tps"] < fetch_tps[conns] else None
         ratio = s["rps"] / est if est else None
@@ -567,6 +573,9 @@ def main():
             f"{s['p50_us'] / 1000:.2f} | {s['p99_us'] / 1000:.2f} | {errors} | {fmt(g['tps'])} | "
             f"{fmt(est)} | {fmt(ratio, 2)} ({fmt(s['rps'] / g['tps'], 2)}) | "
             f"{s['service_us']:.0f} | {s['postgres_us']:.0f} / {fmt(g['postgres_us'])} | "
+            f"{s['client_us']:.0f} / {fmt(g['client_us'])} | "
+            f"{s['service_us'] + s['postgres_us'] + s['client_us']:.0f} / "
+            f"{fmt(g['postgres_us'] + g['client_us'])} | "
             f"{rss:.1f} | {s['other_cpu']:.0f} / {fmt(g['other_cpu'])} | {', '.join(misses)} |")
     fetch_line = ", ".join(f"{fmt(t)} tps at {c} conns" for c, t in fetch_tps.items())
     footer = [
@@ -581,7 +590,10 @@ def main():
         "rows with more than a few percent are not comparable. service CPU µs/req: the "
         "service process's CPU time per request (user + system); PG CPU µs: PostgreSQL's CPU "
         "time (all backends) per service request / per pgbench transaction (the latter "
-        "includes the parameter fetch and connecting pgbench's clients).",
+        "includes the parameter fetch and connecting pgbench's clients). load gen. CPU µs: "
+        "wrk's CPU time per request / pgbench's per transaction. all CPU µs: service + "
+        "PostgreSQL + wrk per request / PostgreSQL + pgbench per transaction; both sides "
+        "saturate the same cores, so the raw ratio is close to the inverse of these two.",
     ] + [f"- {n}" for n in notes]
     table = "\n".join(lines + footer)
 

@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 namespace userservice::telemetry {
@@ -207,6 +209,24 @@ struct Metrics::Impl {
           .Add({});
   std::vector<std::function<void()>> refreshers;
 
+  // Series of the per-request families by label values (see http_request_finished).
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <typename T>
+  using SeriesMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+  struct HttpSeries {
+    prometheus::Counter* count = nullptr;
+    prometheus::Histogram* duration = nullptr;
+  };
+  std::mutex series_mu;
+  SeriesMap<prometheus::Gauge*> active_series;
+  SeriesMap<HttpSeries> http_series;
+  SeriesMap<prometheus::Histogram*> db_series;
+
   void refresh_process() {
     const ProcStat st = read_proc_stat();
     if (st.ok) {
@@ -224,26 +244,66 @@ struct Metrics::Impl {
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
-void Metrics::http_request_started(std::string_view server) {
-  impl_->http_active.Add({{"server", std::string(server)}}).Increment();
+// Family::Add builds a label map, validates it and allocates a fresh series (a Histogram with
+// its buckets) before finding the existing one: about a dozen allocations per call. The hot
+// paths look their series up once per label set here instead (keys are built in a reused
+// thread-local buffer); a series is never removed, so the pointers stay valid.
+prometheus::Gauge& Metrics::active_series(std::string_view server) {
+  std::lock_guard lock(impl_->series_mu);
+  auto it = impl_->active_series.find(server);
+  if (it == impl_->active_series.end()) {
+    auto* g = &impl_->http_active.Add({{"server", std::string(server)}});
+    it = impl_->active_series.emplace(std::string(server), g).first;
+  }
+  return *it->second;
 }
+
+void Metrics::http_request_started(std::string_view server) { active_series(server).Increment(); }
 
 void Metrics::http_request_finished(std::string_view server, std::string_view route,
                                     std::string_view method, unsigned status, double seconds) {
-  impl_->http_active.Add({{"server", std::string(server)}}).Decrement();
-  prometheus::Labels labels{{"server", std::string(server)},
-                            {"route", std::string(route)},
-                            {"method", std::string(method)},
-                            {"status_class", std::string(status_class(status))}};
-  impl_->http_requests.Add(labels).Increment();
-  impl_->http_duration.Add(labels, latency_buckets()).Observe(seconds);
+  active_series(server).Decrement();
+  thread_local std::string key;
+  const std::string_view cls = status_class(status);
+  key.clear();
+  key.append(server).append(1, '\0').append(route).append(1, '\0').append(method).append(1, '\0').append(cls);
+  Impl::HttpSeries series;
+  {
+    std::lock_guard lock(impl_->series_mu);
+    auto it = impl_->http_series.find(std::string_view(key));
+    if (it == impl_->http_series.end()) {
+      prometheus::Labels labels{{"server", std::string(server)},
+                                {"route", std::string(route)},
+                                {"method", std::string(method)},
+                                {"status_class", std::string(cls)}};
+      it = impl_->http_series
+               .emplace(key, Impl::HttpSeries{&impl_->http_requests.Add(labels),
+                                              &impl_->http_duration.Add(labels, latency_buckets())})
+               .first;
+    }
+    series = it->second;
+  }
+  series.count->Increment();
+  series.duration->Observe(seconds);
 }
 
 void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
-  impl_->db_duration
-      .Add({{"statement", std::string(statement)}, {"outcome", ok ? "ok" : "error"}},
-           latency_buckets())
-      .Observe(seconds);
+  thread_local std::string key;
+  key.clear();
+  key.append(statement).append(ok ? "\0ok" : "\0error", ok ? 3 : 6);
+  prometheus::Histogram* h;
+  {
+    std::lock_guard lock(impl_->series_mu);
+    auto it = impl_->db_series.find(std::string_view(key));
+    if (it == impl_->db_series.end()) {
+      auto* added = &impl_->db_duration.Add(
+          {{"statement", std::string(statement)}, {"outcome", ok ? "ok" : "error"}},
+          latency_buckets());
+      it = impl_->db_series.emplace(key, added).first;
+    }
+    h = it->second;
+  }
+  h->Observe(seconds);
 }
 
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {

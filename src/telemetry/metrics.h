@@ -8,6 +8,7 @@
 #include <vector>
 
 namespace prometheus {
+class Gauge;
 class Registry;
 struct MetricFamily;
 }
@@ -61,6 +62,7 @@ class Metrics {
   prometheus::Registry& registry();
 
  private:
+  prometheus::Gauge& active_series(std::string_view server);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
