@@ -133,7 +133,8 @@ asio::awaitable<void> Runtime::Impl::start() {
         io.get_executor(),
         postgres::PoolOptions{cfg.postgres.primary_dsn, cfg.postgres.max_open_conns,
                               cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
-                              cfg.postgres.operation_timeout, "primary"},
+                              cfg.postgres.operation_timeout, "primary",
+                              postgres::PoolOptions{}.idle_surplus_grace, cfg.postgres.max_batch},
         log, &metrics);
     primary->set_tracer(&tracer);
     metrics.on_scrape([this] { publish_pool_stats(*primary); });
@@ -159,7 +160,9 @@ asio::awaitable<void> Runtime::Impl::start() {
           io.get_executor(),
           postgres::PoolOptions{cfg.postgres.replica_dsns[i], cfg.postgres.max_open_conns,
                                 cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
-                                cfg.postgres.operation_timeout, name},
+                                cfg.postgres.operation_timeout, name,
+                                postgres::PoolOptions{}.idle_surplus_grace,
+                                cfg.postgres.max_batch},
           log, &metrics);
     }));
     pool->set_tracer(&tracer);
@@ -261,7 +264,8 @@ void Runtime::Impl::publish_pool_stats(const postgres::Pool& pool) {
   metrics.db_pool(pool.options().name,
                   telemetry::Metrics::DbPoolSnapshot{st.idle, st.in_use, st.max_open,
                                                      st.wait_count, st.wait_seconds_total,
-                                                     st.closed_max_idle, st.closed_max_lifetime});
+                                                     st.closed_max_idle, st.closed_max_lifetime,
+                                                     st.batches, st.batched_calls});
 }
 
 asio::awaitable<void> Runtime::Impl::refresh_metrics() {

@@ -350,6 +350,7 @@ Config load(const Getenv& getenv) {
     c.postgres.max_idle_conns = c.postgres.max_open_conns;
   }
   r.duration("USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", c.postgres.conn_max_lifetime);
+  r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
 

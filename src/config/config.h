@@ -57,6 +57,9 @@ struct PostgresConfig {
   // Unset: equal to max_open_conns (a surplus only closes after idling, see PoolOptions).
   // Clamped to max_open_conns.
   int max_idle_conns = 20;
+  // Queued requests that may share one round trip when every connection is busy; 1: off.
+  // An addition to runtime.md's variables (USERSERVICE_POSTGRES_MAX_BATCH).
+  int max_batch = 16;
   Duration conn_max_lifetime = 30min;
 };
 

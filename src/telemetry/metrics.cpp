@@ -148,12 +148,23 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& db_closed_max_idle =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_idle_total")
-          .Help("PostgreSQL connections closed because the idle set was full, by pool.")
+          .Help("PostgreSQL connections closed after idling above the pool's max idle count, "
+                "by pool.")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_closed_max_lifetime =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_lifetime_total")
           .Help("PostgreSQL connections closed at their maximum lifetime, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_batches =
+      prometheus::BuildCounter()
+          .Name("userservice_db_pool_batches_total")
+          .Help("Round trips that carried several queued callers' statements, by pool.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_batched_calls =
+      prometheus::BuildCounter()
+          .Name("userservice_db_pool_batched_calls_total")
+          .Help("Callers served by those batched round trips, by pool.")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& sweeps =
       prometheus::BuildCounter()
@@ -316,6 +327,8 @@ void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
   advance(impl_->db_closed_max_idle.Add({{"pool", p}}), static_cast<double>(s.closed_max_idle));
   advance(impl_->db_closed_max_lifetime.Add({{"pool", p}}),
           static_cast<double>(s.closed_max_lifetime));
+  advance(impl_->db_batches.Add({{"pool", p}}), static_cast<double>(s.batches));
+  advance(impl_->db_batched_calls.Add({{"pool", p}}), static_cast<double>(s.batched_calls));
 }
 
 void Metrics::sweep_finished(bool ok, double seconds) {

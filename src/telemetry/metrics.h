@@ -40,6 +40,8 @@ class Metrics {
     double wait_seconds = 0;
     std::uint64_t closed_max_idle = 0;
     std::uint64_t closed_max_lifetime = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t batched_calls = 0;
   };
   void db_pool(std::string_view pool, const DbPoolSnapshot& snapshot);
 

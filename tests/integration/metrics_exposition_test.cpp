@@ -141,6 +141,15 @@ TEST_F(MetricsExposition, StrictlyValidWithHttpFamilies) {
   expect_http_labels(*duration, base + "_sum");
   EXPECT_GE(sum_of(*duration, base + "_count", {{"status_class", "2xx"}}), 1) << res.body;
   EXPECT_GE(sum_of(*duration, base + "_count", {{"status_class", "4xx"}}), 2) << res.body;
+
+  // The pool's batching counters exist from the start (zero while the pool is not saturated).
+  for (const char* name :
+       {"userservice_db_pool_batches_total", "userservice_db_pool_batched_calls_total"}) {
+    const PromFamily* f = parsed.family(name);
+    ASSERT_NE(f, nullptr) << name << "\n" << res.body;
+    EXPECT_EQ(f->type, "counter") << name;
+    EXPECT_EQ(sum_of(*f, "", {{"pool", "primary"}}), 0) << name;
+  }
 }
 
 TEST_F(MetricsExposition, PromtoolCheckMetricsPasses) {

@@ -491,6 +491,158 @@ TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnectionsOnlyAfterTheGrace) {
   });
 }
 
+TEST_F(PostgresPoolTest, WaitingCallersShareOneRoundTripEachInItsOwnTransaction) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const int pid = co_await backend_pid(pool);
+    co_await pool.query(kInsert, {"100", "taken"}, Clock::now() + 5s);
+    // Hold the only connection so that every caller below has to queue.
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    constexpr int kCallers = 6;
+    int finished = 0;
+    std::vector<std::string> outcome(kCallers);
+    std::vector<int> pids(kCallers, 0);
+    for (int i = 0; i < kCallers; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i]() -> asio::awaitable<void> {
+            // Caller 3 inserts a taken id: its transaction (the insert and the pid read) fails
+            // alone.
+            const std::string id = i == 3 ? "100" : std::to_string(i + 1);
+            std::vector<Query> q;
+            q.push_back(Query{&kInsert, {id, "x"}});
+            q.push_back(Query{&kPid, {}});
+            try {
+              auto r = co_await pool.pipeline(std::move(q), Clock::now() + 5s);
+              pids[i] = std::stoi(std::string(r[1].get(0, 0)));
+              outcome[i] = "ok";
+            } catch (const SqlError& e) {
+              outcome[i] = e.sqlstate;
+            }
+            ++finished;
+          },
+          asio::detached);
+    }
+    co_await sleep_for(50ms);
+    EXPECT_EQ(finished, 0);
+    lease.release();
+    while (finished < kCallers) co_await sleep_for(5ms);
+    for (int i = 0; i < kCallers; ++i) {
+      EXPECT_EQ(outcome[i], i == 3 ? "23505" : "ok") << i;
+      if (i != 3) EXPECT_EQ(pids[i], pid) << i;
+    }
+    EXPECT_EQ(pool.stats().batches, 1u);
+    EXPECT_EQ(pool.stats().batched_calls, static_cast<std::uint64_t>(kCallers));
+    Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
+    EXPECT_EQ(count.get(0, 0), "6");  // 100 and five of the six callers' rows
+    EXPECT_EQ(co_await backend_pid(pool), pid);  // the connection stayed usable
+  });
+}
+
+TEST_F(PostgresPoolTest, BatchNeverPreparesAStatementTwiceAndReportsBadSqlToEachCaller) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    // Four callers of two statements this connection has never prepared, one of them bad.
+    int finished = 0;
+    std::vector<std::string> outcome(4);
+    for (int i = 0; i < 4; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i]() -> asio::awaitable<void> {
+            try {
+              if (i % 2 == 0) {
+                auto r = co_await pool.query(kEcho, {"v", std::to_string(i)}, Clock::now() + 5s);
+                outcome[i] = std::string(r.get(0, 1));
+              } else {
+                co_await pool.query(kBadSyntax, {}, Clock::now() + 5s);
+                outcome[i] = "ran";
+              }
+            } catch (const SqlError& e) {
+              outcome[i] = e.sqlstate;
+            }
+            ++finished;
+          },
+          asio::detached);
+    }
+    co_await sleep_for(50ms);
+    lease.release();
+    while (finished < 4) co_await sleep_for(5ms);
+    EXPECT_EQ(outcome[0], "1");
+    EXPECT_EQ(outcome[1], "42601");
+    EXPECT_EQ(outcome[2], "3");
+    EXPECT_EQ(outcome[3], "42601");
+    EXPECT_EQ(pool.stats().batches, 1u);
+    Result prepared = co_await pool.query(kPreparedCount, {"test_echo"}, Clock::now() + 5s);
+    EXPECT_EQ(prepared.get(0, 0), "1");
+  });
+}
+
+TEST_F(PostgresPoolTest, CallerWhoseDeadlinePassesInABatchLeavesTheOthersTheirResults) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const int pid = co_await backend_pid(pool);
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    int finished = 0;
+    std::optional<Error> slow_error, short_error;
+    bool slow_ok = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          try {
+            co_await pool.query(kSleep, {"0.3"}, Clock::now() + 5s);
+            slow_ok = true;
+          } catch (const Error& e) {
+            slow_error = e;
+          }
+          ++finished;
+        },
+        asio::detached);
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          short_error = co_await error_of(pool.query(kPid, {}, Clock::now() + 150ms));
+          ++finished;
+        },
+        asio::detached);
+    co_await sleep_for(20ms);
+    lease.release();  // both run in one round trip: the sleep first, the pid read after it
+    while (finished < 2) co_await sleep_for(5ms);
+    EXPECT_TRUE(slow_ok) << (slow_error ? slow_error->detail() : "");
+    CO_ASSERT_TRUE(short_error.has_value());
+    EXPECT_EQ(short_error->code(), ErrorCode::deadline_exceeded);
+    EXPECT_EQ(pool.stats().batches, 1u);
+    EXPECT_EQ(co_await backend_pid(pool), pid);  // nobody closed the shared connection
+  });
+}
+
+TEST_F(PostgresPoolTest, BatchingCanBeTurnedOff) {
+  PoolOptions o = options(1);
+  o.max_batch = 1;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    int finished = 0;
+    for (int i = 0; i < 3; ++i) {
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            co_await pool.query(kPid, {}, Clock::now() + 5s);
+            ++finished;
+          },
+          asio::detached);
+    }
+    co_await sleep_for(20ms);
+    lease.release();
+    while (finished < 3) co_await sleep_for(5ms);
+    EXPECT_EQ(pool.stats().batches, 0u);
+  });
+}
+
 TEST_F(PostgresPoolTest, LeaseLeftInTransactionIsDiscarded) {
   Pool pool(io_.get_executor(), options(1), log_, nullptr);
   run([&]() -> asio::awaitable<void> {

@@ -59,6 +59,7 @@ TEST(Config, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.postgres.operation_timeout, 1s);
   EXPECT_EQ(c.postgres.max_open_conns, 20);
   EXPECT_EQ(c.postgres.max_idle_conns, 20);
+  EXPECT_EQ(c.postgres.max_batch, 16);
   EXPECT_EQ(c.postgres.conn_max_lifetime, 30min);
   EXPECT_EQ(c.expiry_sweep_interval, 30s);
   EXPECT_EQ(c.telemetry.service_name, "userservice");
@@ -96,6 +97,7 @@ TEST(Config, ReadsEveryVariable) {
       {"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "8"},
       {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "4"},
       {"USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", "1h"},
+      {"USERSERVICE_POSTGRES_MAX_BATCH", "1"},
       {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "5s"},
       {"OTEL_SERVICE_NAME", "users-eu"},
       {"OTEL_TRACES_EXPORTER", "console"},
@@ -130,6 +132,7 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(c.postgres.max_open_conns, 8);
   EXPECT_EQ(c.postgres.max_idle_conns, 4);
   EXPECT_EQ(c.postgres.conn_max_lifetime, 1h);
+  EXPECT_EQ(c.postgres.max_batch, 1);
   EXPECT_EQ(c.expiry_sweep_interval, 5s);
   EXPECT_EQ(c.telemetry.service_name, "users-eu");
   EXPECT_EQ(c.telemetry.traces_exporter, Exporter::console);
@@ -197,6 +200,7 @@ TEST(Config, MalformedValuesNameTheirVariable) {
       {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", "user:domain_events"},
       {"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "0"},
       {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "-2"},
+      {"USERSERVICE_POSTGRES_MAX_BATCH", "0"},
       {"OTEL_TRACES_EXPORTER", "jaeger"},
       {"OTEL_METRICS_EXPORTER", "prometheus"},
       {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},

@@ -311,60 +311,95 @@ asio::awaitable<PGresult*> Connection::next_result() {
 
 asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> queries, OpLimit limit,
                                                      Instrumentation instr) {
+  Segment seg{queries, instr, {}, nullptr};
+  co_await run_batch(std::span<Segment>(&seg, 1), limit);
+  if (seg.error) std::rethrow_exception(seg.error);
+  co_return std::move(seg.results);
+}
+
+asio::awaitable<PGresult*> Connection::next_in_pipeline() {
+  // Each result is followed by a NULL; two NULLs in a row mean the pipeline lost its place.
+  for (int nulls = 0;;) {
+    PGresult* raw = co_await next_result();
+    if (raw != nullptr) co_return raw;
+    check_socket();
+    if (++nulls > 1) fail("unexpected end of pipeline results");
+  }
+}
+
+asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit limit) {
   auto self = shared_from_this();  // a timer or a Lease may outlive the caller's frame
   if (!conn_) throw unavailable("connection closed");
   if (busy_) throw std::logic_error("postgres connection used by two operations at once");
-  if (queries.empty()) co_return std::vector<Result>{};
 
   // Validate before sending anything so that a programming error leaves no half-sent
-  // pipeline behind.
-  std::unordered_map<std::string, std::string_view> to_prepare;  // name -> sql, this batch
-  for (const Query& q : queries) {
-    if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
-    std::string name(q.statement->name);
-    const auto known = prepared_.find(name);
-    std::string_view sql =
-        known != prepared_.end() ? std::string_view(known->second) : q.statement->sql;
-    if (known == prepared_.end()) {
-      sql = to_prepare.try_emplace(std::move(name), q.statement->sql).first->second;
-    }
-    if (sql != q.statement->sql) {
-      throw std::logic_error("two postgres statements share the name " +
-                             std::string(q.statement->name));
+  // pipeline behind; collect the statements this connection has not prepared yet.
+  std::vector<const Statement*> to_prepare;
+  std::size_t total = 0;
+  for (const Segment& seg : segments) {
+    for (const Query& q : seg.queries) {
+      if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
+      ++total;
+      const Statement& st = *q.statement;
+      std::string_view known_sql;
+      if (const auto known = prepared_.find(st.name); known != prepared_.end()) {
+        known_sql = known->second;
+      } else {
+        const auto it = std::find_if(to_prepare.begin(), to_prepare.end(),
+                                     [&](const Statement* p) { return p->name == st.name; });
+        if (it == to_prepare.end()) {
+          to_prepare.push_back(&st);
+          continue;
+        }
+        known_sql = (*it)->sql;
+      }
+      if (known_sql != st.sql) {
+        throw std::logic_error("two postgres statements share the name " + std::string(st.name));
+      }
     }
   }
+  if (total == 0) co_return;
 
   begin_op(limit);
   bool completed = false;
-  std::vector<char> recorded(queries.size(), 0);
   const auto started = Clock::now();
-  const bool tracing = instr.tracer != nullptr && instr.ctx != nullptr &&
-                       instr.tracer->recording(*instr.ctx);
-  const std::uint64_t started_unix = tracing ? telemetry::unix_nanos_now() : 0;
-  const auto record = [&](std::size_t i, bool ok) {
-    if (recorded[i]) return;
-    recorded[i] = 1;
-    if (instr.metrics) {
+  const std::uint64_t started_unix = telemetry::unix_nanos_now();
+  std::vector<std::vector<char>> recorded(segments.size());
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    recorded[k].assign(segments[k].queries.size(), 0);
+    segments[k].results.clear();
+    segments[k].results.resize(segments[k].queries.size());
+    segments[k].error = nullptr;
+  }
+  const auto record = [&](std::size_t k, std::size_t i, bool ok) {
+    if (recorded[k][i]) return;
+    recorded[k][i] = 1;
+    const Segment& seg = segments[k];
+    const Statement& st = *seg.queries[i].statement;
+    if (seg.instr.metrics) {
       const std::chrono::duration<double> secs = Clock::now() - started;
-      instr.metrics->db_query(queries[i].statement->name, secs.count(), ok);
+      seg.instr.metrics->db_query(st.name, secs.count(), ok);
     }
-    if (tracing) {
+    if (seg.instr.tracer != nullptr && seg.instr.ctx != nullptr &&
+        seg.instr.tracer->recording(*seg.instr.ctx)) {
       // One client span per statement, all starting when the pipeline was sent: they share
       // one round trip, and each ends when its own result has been read.
-      telemetry::SpanData span = instr.tracer->child_of(*instr.ctx, queries[i].statement->name,
-                                                        telemetry::SpanKind::client);
+      telemetry::SpanData span =
+          seg.instr.tracer->child_of(*seg.instr.ctx, st.name, telemetry::SpanKind::client);
       span.start_unix_nano = started_unix;
       span.attributes.push_back({"db.system", std::string("postgresql")});
-      span.attributes.push_back({"db.operation.name", std::string(queries[i].statement->name)});
-      span.attributes.push_back({"db.pool.name", std::string(instr.pool_name)});
+      span.attributes.push_back({"db.operation.name", std::string(st.name)});
+      span.attributes.push_back({"db.pool.name", std::string(seg.instr.pool_name)});
       span.attributes.push_back(
-          {"db.operation.batch.size", static_cast<std::int64_t>(queries.size())});
+          {"db.operation.batch.size", static_cast<std::int64_t>(seg.queries.size())});
       if (!ok) span.status = telemetry::SpanStatus::error;
-      instr.tracer->end(std::move(span));
+      seg.instr.tracer->end(std::move(span));
     }
   };
   ScopeExit guard([&] {
-    for (std::size_t i = 0; i < queries.size(); ++i) record(i, false);
+    for (std::size_t k = 0; k < segments.size(); ++k) {
+      for (std::size_t i = 0; i < segments[k].queries.size(); ++i) record(k, i, false);
+    }
     if (completed) {
       end_op();
     } else {
@@ -373,122 +408,139 @@ asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> quer
     }
   });
 
-  struct Expect {
-    std::size_t query;
-    bool prepare;
+  // A statement the server rejected at PREPARE: its executions report this error rather
+  // than "prepared statement does not exist".
+  std::vector<std::pair<std::string_view, SqlError>> prepare_errors;
+  const auto rejected = [&](const PGresult* raw) {
+    std::string detail = trimmed(PQresultErrorMessage(raw));
+    if (socket_ && PQstatus(conn_) == CONNECTION_BAD) {
+      socket_->release();
+      socket_.reset();
+    }
+    return unavailable(detail.empty() ? "connection lost" : detail);
   };
-  std::vector<Expect> expect;
-  std::unordered_set<std::string_view> sent_prepare;
-  std::vector<std::string> prepared_now;
-  std::vector<Result> results(queries.size());
-  std::optional<SqlError> error;
-  bool server_timeout = false;
 
   try {
-    std::vector<const char*> values;
-    for (std::size_t i = 0; i < queries.size(); ++i) {
-      const Statement& s = *queries[i].statement;
-      const std::string name(s.name);
-      if (to_prepare.contains(name) && sent_prepare.insert(s.name).second) {
-        // First use on this connection: prepare in the same round trip.
-        const std::string sql(s.sql);
-        if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 0) fail("send");
-        expect.push_back({i, true});
-      }
-      values.clear();
-      for (const Param& p : queries[i].params) values.push_back(p ? p->c_str() : nullptr);
-      if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
-                              nullptr, nullptr, 0) == 0) {
-        fail("send");
-      }
-      expect.push_back({i, false});
+    // Wire order: each new statement's PREPARE in a section of its own (so that one bad
+    // statement cannot abort the others), then each segment's executions closed by a Sync.
+    // A Sync ends an implicit transaction and an error's abort, so segments (the requests
+    // of a batch) cannot affect one another; all of it is one flush and one round trip.
+    for (const Statement* st : to_prepare) {
+      const std::string name(st->name);
+      const std::string sql(st->sql);
+      if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 0) fail("send");
+      if (PQpipelineSync(conn_) == 0) fail("send");
     }
-    if (PQpipelineSync(conn_) == 0) fail("send");
+    std::vector<const char*> values;
+    for (const Segment& seg : segments) {
+      for (const Query& q : seg.queries) {
+        values.clear();
+        for (const Param& p : q.params) values.push_back(p ? p->c_str() : nullptr);
+        const std::string name(q.statement->name);
+        if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, 0) == 0) {
+          fail("send");
+        }
+      }
+      if (PQpipelineSync(conn_) == 0) fail("send");
+    }
     co_await flush();
 
-    // Results arrive in order: each followed by a NULL, and PIPELINE_SYNC last.
-    std::size_t next = 0;
-    int nulls = 0;
-    for (;;) {
-      PGresult* raw = co_await next_result();
-      if (raw == nullptr) {
-        check_socket();
-        if (++nulls > 1) fail("unexpected end of pipeline results");
-        continue;
-      }
-      nulls = 0;
+    for (const Statement* st : to_prepare) {
+      PGresult* raw = co_await next_in_pipeline();
       Result res(raw);
-      const ExecStatusType st = PQresultStatus(raw);
-      if (st == PGRES_PIPELINE_SYNC) break;
-      if (next >= expect.size()) fail("unexpected pipeline result");
-      const Expect e = expect[next++];
-      const Statement& s = *queries[e.query].statement;
-      switch (st) {
-        case PGRES_COMMAND_OK:
-        case PGRES_TUPLES_OK:
-          if (e.prepare) {
-            prepared_now.emplace_back(s.name);
-          } else {
-            results[e.query] = std::move(res);
-            record(e.query, true);
-          }
-          break;
-        case PGRES_PIPELINE_ABORTED:  // an earlier statement failed; nothing ran
-          if (!e.prepare) record(e.query, false);
-          break;
-        case PGRES_FATAL_ERROR: {
-          if (connection_level(raw, conn_)) {
-            std::string detail = trimmed(PQresultErrorMessage(raw));
-            if (socket_ && PQstatus(conn_) == CONNECTION_BAD) {
-              socket_->release();
-              socket_.reset();
+      const ExecStatusType status = PQresultStatus(raw);
+      if (status == PGRES_COMMAND_OK) {
+        prepared_.emplace(std::string(st->name), std::string(st->sql));
+      } else if (status == PGRES_FATAL_ERROR) {
+        if (connection_level(raw, conn_)) throw rejected(raw);
+        prepare_errors.emplace_back(st->name, make_sql_error(raw, st->name));
+      } else {
+        fail(std::string("unexpected result status ") + PQresStatus(status));
+      }
+      co_await expect_sync();
+    }
+
+    for (std::size_t k = 0; k < segments.size(); ++k) {
+      Segment& seg = segments[k];
+      std::optional<SqlError> error;
+      bool server_timeout = false;
+      std::size_t next = 0;
+      for (;;) {
+        PGresult* raw = co_await next_in_pipeline();
+        Result res(raw);
+        const ExecStatusType status = PQresultStatus(raw);
+        if (status == PGRES_PIPELINE_SYNC) break;
+        if (next >= seg.queries.size()) fail("unexpected pipeline result");
+        const std::size_t i = next++;
+        const Statement& st = *seg.queries[i].statement;
+        switch (status) {
+          case PGRES_COMMAND_OK:
+          case PGRES_TUPLES_OK:
+            seg.results[i] = std::move(res);
+            record(k, i, true);
+            break;
+          case PGRES_PIPELINE_ABORTED:  // an earlier statement of the segment failed
+            record(k, i, false);
+            break;
+          case PGRES_FATAL_ERROR: {
+            if (connection_level(raw, conn_)) throw rejected(raw);
+            if (field(raw, PG_DIAG_SQLSTATE) == kQueryCanceled) server_timeout = true;
+            if (!error) {
+              const auto pe = std::find_if(prepare_errors.begin(), prepare_errors.end(),
+                                           [&](const auto& e) { return e.first == st.name; });
+              error = pe != prepare_errors.end() ? pe->second : make_sql_error(raw, st.name);
             }
-            throw unavailable(detail.empty() ? "connection lost" : detail);
+            record(k, i, false);
+            break;
           }
-          if (field(raw, PG_DIAG_SQLSTATE) == kQueryCanceled) server_timeout = true;
-          if (!error) error = make_sql_error(raw, s.name);
-          if (!e.prepare) record(e.query, false);
-          break;
+          default:
+            fail(std::string("unexpected result status ") + PQresStatus(status));
         }
-        default:
-          fail(std::string("unexpected result status ") + PQresStatus(st));
+      }
+      if (next != seg.queries.size()) fail("missing pipeline results");
+      const RequestContext* ctx = seg.instr.ctx;
+      if (server_timeout) {
+        // The server cancelled a statement at statement_timeout (= operation timeout): same
+        // outcome as our own timer for this segment, and the connection is not reused.
+        discard_ = true;
+        log_.warn("postgres statement timeout",
+                  {{"pool", pool_name_},
+                   {"statement", error ? error->statement : ""},
+                   {"request_id", ctx ? ctx->request_id : ""},
+                   {"trace_id", ctx ? ctx->trace_id : ""}});
+        seg.error = std::make_exception_ptr(
+            unavailable("statement timeout: " + std::string(error ? error->what() : "")));
+      } else if (error) {
+        if (error->sqlstate == "26000") prepared_.erase(error->statement);  // defensive
+        log_.debug("postgres statement rejected", {{"pool", pool_name_},
+                                                   {"statement", error->statement},
+                                                   {"sqlstate", error->sqlstate},
+                                                   {"error", error->what()},
+                                                   {"request_id", ctx ? ctx->request_id : ""},
+                                                   {"trace_id", ctx ? ctx->trace_id : ""}});
+        seg.error = std::make_exception_ptr(*error);
       }
     }
-    if (next != expect.size()) fail("missing pipeline results");
   } catch (const Error& e) {
-    log_.warn("postgres query failed", {{"pool", pool_name_},
-                                        {"statement", queries[0].statement->name},
-                                        {"error", e.detail().empty() ? e.message() : e.detail()},
-                                        {"request_id", instr.ctx ? instr.ctx->request_id : ""},
-                                        {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
+    for (const Segment& seg : segments) {
+      if (seg.queries.empty()) continue;
+      const RequestContext* ctx = seg.instr.ctx;
+      log_.warn("postgres query failed", {{"pool", pool_name_},
+                                          {"statement", seg.queries[0].statement->name},
+                                          {"error", e.detail().empty() ? e.message() : e.detail()},
+                                          {"request_id", ctx ? ctx->request_id : ""},
+                                          {"trace_id", ctx ? ctx->trace_id : ""}});
+    }
     throw;
   }
-
-  for (const std::string& name : prepared_now) {
-    prepared_.emplace(name, std::string(to_prepare[name]));
-  }
-  if (server_timeout) {
-    // The server cancelled a statement at statement_timeout (= operation timeout): same
-    // outcome as our own timer, and such a connection is not reused.
-    log_.warn("postgres statement timeout",
-              {{"pool", pool_name_},
-               {"statement", error ? error->statement : ""},
-               {"request_id", instr.ctx ? instr.ctx->request_id : ""},
-               {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
-    throw unavailable("statement timeout: " + std::string(error ? error->what() : ""));
-  }
   completed = true;
-  if (error) {
-    if (error->sqlstate == "26000") prepared_.erase(error->statement);  // defensive
-    log_.debug("postgres statement rejected", {{"pool", pool_name_},
-                                               {"statement", error->statement},
-                                               {"sqlstate", error->sqlstate},
-                                               {"error", error->what()},
-                                               {"request_id", instr.ctx ? instr.ctx->request_id : ""},
-                                               {"trace_id", instr.ctx ? instr.ctx->trace_id : ""}});
-    throw *error;
-  }
-  co_return results;
+}
+
+asio::awaitable<void> Connection::expect_sync() {
+  PGresult* raw = co_await next_in_pipeline();
+  Result res(raw);
+  if (PQresultStatus(raw) != PGRES_PIPELINE_SYNC) fail("unexpected pipeline result");
 }
 
 asio::awaitable<std::vector<Result>> Connection::execute(std::string sql, OpLimit limit) {

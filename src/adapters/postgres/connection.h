@@ -4,6 +4,7 @@
 // descriptor machinery.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,6 +61,15 @@ struct ConnectParams {
 ConnectParams make_connect_params(const std::string& dsn,
                                   std::chrono::nanoseconds statement_timeout);
 
+// One caller's statements inside a batch (Connection::run_batch): its own implicit
+// transaction, results and error.
+struct Segment {
+  std::span<const Query> queries;
+  Instrumentation instr;
+  std::vector<Result> results;  // one per query, filled when the segment succeeded
+  std::exception_ptr error;     // SqlError or domain::Error of this segment only
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   struct Private;  // constructor key: use open()
@@ -86,6 +96,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<std::vector<Result>> run(std::span<const Query> queries, OpLimit limit,
                                                   Instrumentation instr);
 
+  // Several callers' statements in one round trip: each segment followed by its own Sync,
+  // so each is its own implicit transaction and an error in one leaves the others alone
+  // (reported in Segment::error). Throws like run() for failures of the whole connection
+  // (timeouts, connection loss, cancellation), which close it.
+  boost::asio::awaitable<void> run_batch(std::span<Segment> segments, OpLimit limit);
+
   // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
   boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);
 
@@ -106,6 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> wait(Wait kind);
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<PGresult*> next_result();
+  boost::asio::awaitable<PGresult*> next_in_pipeline();
+  boost::asio::awaitable<void> expect_sync();
   void begin_op(OpLimit limit);
   void end_op() noexcept;
   void check_socket();
@@ -128,7 +146,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool discard_ = false;
   // Statements prepared on this connection: name -> SQL (to catch two statements sharing a
   // name).
-  std::unordered_map<std::string, std::string> prepared_;
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> prepared_;
 };
 
 }  // namespace userservice::postgres::detail

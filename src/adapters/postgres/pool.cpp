@@ -5,6 +5,8 @@
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -47,6 +49,19 @@ struct Waiter {
   bool slot = false;                 // may open a connection (already counted in `open`)
   bool closed = false;               // the pool was closed
   bool queued = true;
+
+  // A Pool::run caller carries its statements, so that a released connection can run several
+  // waiting callers' statements in one round trip (PoolState::run_batch) instead of one
+  // caller per round trip. Owned here, not by the caller's frame: a caller that gives up
+  // leaves a batch in flight behind.
+  bool job = false;
+  std::vector<Query> queries;
+  Clock::time_point deadline{};
+  std::optional<RequestContext> ctx;  // copy, for spans and logs
+  bool in_batch = false;
+  bool done = false;  // results or error are set
+  std::vector<Result> results;
+  std::exception_ptr error;
 };
 
 // Shared by the Pool, its Leases and in-flight coroutines, so none of them dangles when
@@ -60,6 +75,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
         metrics(m) {
     opts.max_open = std::max(opts.max_open, 1);
     opts.max_idle = std::clamp(opts.max_idle, 0, opts.max_open);
+    opts.max_batch = std::max(opts.max_batch, 1);
   }
 
   OpLimit limit_for(Clock::time_point deadline) const {
@@ -85,7 +101,14 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
            now - c.created_at() >= opts.max_lifetime;
   }
 
-  asio::awaitable<Lease> acquire(Clock::time_point deadline);
+  // A Lease, or nullopt when `job` (a queued Pool::run caller) was run in a batch by
+  // another connection's release: job->done is then set.
+  asio::awaitable<std::optional<Lease>> acquire(Clock::time_point deadline,
+                                                std::shared_ptr<Waiter> job);
+  void start_batch(std::shared_ptr<Connection> c) noexcept;
+  static asio::awaitable<void> run_batch(std::shared_ptr<PoolState> self,
+                                         std::shared_ptr<Connection> c,
+                                         std::vector<std::shared_ptr<Waiter>> batch);
   std::shared_ptr<Connection> take_idle();
   void release(std::shared_ptr<Connection> c) noexcept;
   void drop(const std::shared_ptr<Connection>& c, std::string_view reason) noexcept;
@@ -118,6 +141,8 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   double wait_seconds_total = 0;
   std::uint64_t closed_max_idle = 0;
   std::uint64_t closed_max_lifetime = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t batched_calls = 0;
 };
 
 namespace {
@@ -129,7 +154,8 @@ Error pool_closed(const PoolOptions& opts) {
 
 }  // namespace
 
-asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
+asio::awaitable<std::optional<Lease>> PoolState::acquire(Clock::time_point deadline,
+                                                         std::shared_ptr<Waiter> job) {
   auto self = shared_from_this();
   if (closed) throw pool_closed(opts);
   // A reserved slot (counted in `open`) is returned on every exit until a connection holds
@@ -144,7 +170,7 @@ asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
   });
   // Newcomers go behind queued waiters (FIFO); with waiters queued nothing is idle anyway.
   if (waiters.empty()) {
-    if (auto c = take_idle()) co_return Lease(self, std::move(c));
+    if (auto c = take_idle()) co_return std::optional<Lease>(Lease(self, std::move(c)));
     if (open < opts.max_open) {
       ++open;
       slot = true;
@@ -152,7 +178,7 @@ asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
   }
 
   if (!slot) {
-    auto w = std::make_shared<Waiter>(ex);
+    auto w = job ? std::move(job) : std::make_shared<Waiter>(ex);
     waiters.push_back(w);
     ++wait_count;
     const auto started = Clock::now();
@@ -163,7 +189,17 @@ asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
     auto [ec] = co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     const auto now = Clock::now();
     wait_seconds_total += std::chrono::duration<double>(now - started).count();
-    if (w->conn && now < deadline) co_return Lease(self, std::exchange(w->conn, nullptr));
+    if (w->done) co_return std::nullopt;
+    if (w->conn && now < deadline) {
+      co_return std::optional<Lease>(Lease(self, std::exchange(w->conn, nullptr)));
+    }
+    if (w->in_batch) {
+      // Sent in a batch that has not answered yet: the statements may still run.
+      if (ec == asio::error::operation_aborted && now < deadline) {
+        throw boost::system::system_error(ec, "postgres batch wait cancelled");
+      }
+      throw Error(ErrorCode::deadline_exceeded, "request deadline exceeded");
+    }
     if (w->slot && now < deadline) {
       w->slot = false;
       slot = true;
@@ -180,7 +216,7 @@ asio::awaitable<Lease> PoolState::acquire(Clock::time_point deadline) {
 
   auto c = co_await Connection::open(ex, params, connect_limit(deadline), log, opts.name);
   slot = false;  // now held by the connection
-  co_return Lease(self, std::move(c));
+  co_return std::optional<Lease>(Lease(self, std::move(c)));
 }
 
 std::shared_ptr<Connection> PoolState::take_idle() {
@@ -206,6 +242,9 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
   if (expired(*c, Clock::now())) {
     ++closed_max_lifetime;
     return drop(c, "max lifetime");
+  }
+  if (waiters.size() >= 2 && waiters[0]->job && waiters[1]->job && opts.max_batch > 1) {
+    return start_batch(std::move(c));
   }
   if (!waiters.empty()) {
     auto w = std::move(waiters.front());
@@ -247,6 +286,69 @@ void PoolState::trim() noexcept {
     drop(c, "max idle");
   }
   if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
+}
+
+// Under saturation every caller waits for a connection anyway; the first connection to come
+// back takes all the queued Pool::run callers at the front (up to max_batch) in one round
+// trip. PostgreSQL then reads, plans and answers several requests per wake-up of one
+// backend, instead of one request per wake-up of each of max_open backends.
+void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
+  std::vector<std::shared_ptr<Waiter>> batch;
+  try {
+    batch.reserve(static_cast<std::size_t>(opts.max_batch));
+    while (!waiters.empty() && waiters.front()->job &&
+           static_cast<int>(batch.size()) < opts.max_batch) {
+      auto w = std::move(waiters.front());
+      waiters.pop_front();
+      w->queued = false;
+      w->in_batch = true;
+      batch.push_back(std::move(w));
+    }
+    ++batches;
+    batched_calls += batch.size();
+    asio::co_spawn(ex, run_batch(shared_from_this(), std::move(c), std::move(batch)),
+                   asio::detached);
+  } catch (...) {  // out of memory: fail the callers taken so far, keep the pool consistent
+    for (auto& w : batch) {
+      w->error = std::make_exception_ptr(
+          Error(ErrorCode::service_unavailable, "database unavailable", "batch not started"));
+      w->done = true;
+      w->timer.cancel();
+    }
+    if (c) drop(c, "batch not started");
+  }
+}
+
+asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
+                                           std::shared_ptr<Connection> c,
+                                           std::vector<std::shared_ptr<Waiter>> batch) {
+  std::vector<Segment> segments;
+  segments.reserve(batch.size());
+  Clock::time_point latest = Clock::time_point::min();
+  for (const auto& w : batch) {
+    segments.push_back(Segment{w->queries,
+                               Instrumentation{self->metrics, self->tracer,
+                                               w->ctx ? &*w->ctx : nullptr, self->opts.name},
+                               {},
+                               nullptr});
+    latest = std::max(latest, w->deadline);
+  }
+  std::exception_ptr failed;
+  try {
+    // Bounded like one operation of the most patient caller; each caller also stops waiting
+    // at its own deadline.
+    co_await c->run_batch(segments, self->limit_for(latest));
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Waiter& w = *batch[i];
+    w.error = failed ? failed : segments[i].error;
+    if (!w.error) w.results = std::move(segments[i].results);
+    w.done = true;
+    w.timer.cancel();
+  }
+  self->release(std::move(c));
 }
 
 void PoolState::drop(const std::shared_ptr<Connection>& c, std::string_view reason) noexcept {
@@ -422,13 +524,28 @@ asio::awaitable<std::vector<Result>> Pool::run(std::vector<Query> queries,
   if (Clock::now() >= deadline) {
     throw Error(ErrorCode::deadline_exceeded, "request deadline exceeded");
   }
-  Lease lease = co_await state->acquire(deadline);
-  co_return co_await lease.run(std::move(queries), deadline, ctx);
+  std::shared_ptr<detail::Waiter> job;
+  if (!state->waiters.empty() ||
+      (state->idle.empty() && state->open >= state->opts.max_open)) {
+    // Will have to wait: queue with the statements, so that they can join a batch.
+    job = std::make_shared<detail::Waiter>(state->ex);
+    job->job = true;
+    job->queries = std::move(queries);
+    job->deadline = deadline;
+    if (ctx != nullptr) job->ctx = *ctx;
+  }
+  auto lease = co_await state->acquire(deadline, job);
+  if (!lease) {
+    if (job->error) std::rethrow_exception(job->error);
+    co_return std::move(job->results);
+  }
+  co_return co_await lease->run(job ? std::move(job->queries) : std::move(queries), deadline, ctx);
 }
 
 asio::awaitable<Lease> Pool::acquire(Clock::time_point deadline) {
   auto state = state_;
-  co_return co_await state->acquire(deadline);
+  auto lease = co_await state->acquire(deadline, nullptr);
+  co_return std::move(*lease);
 }
 
 void Pool::close() { state_->close(); }
@@ -443,6 +560,8 @@ PoolStats Pool::stats() const {
   out.wait_seconds_total = s.wait_seconds_total;
   out.closed_max_idle = s.closed_max_idle;
   out.closed_max_lifetime = s.closed_max_lifetime;
+  out.batches = s.batches;
+  out.batched_calls = s.batched_calls;
   return out;
 }
 

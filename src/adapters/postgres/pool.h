@@ -127,6 +127,10 @@ struct PoolOptions {
   std::string name = "primary";  // for logs
   // How long a connection above max_idle may stay idle before it is closed.
   std::chrono::nanoseconds idle_surplus_grace = std::chrono::seconds(10);
+  // With every connection busy, the queued query()/pipeline() callers at the front of the
+  // queue (up to this many) share the next free connection's round trip, each in its own
+  // implicit transaction. 1 turns batching off.
+  int max_batch = 16;
 };
 
 struct PoolStats {
@@ -137,6 +141,8 @@ struct PoolStats {
   double wait_seconds_total = 0;
   std::uint64_t closed_max_idle = 0;
   std::uint64_t closed_max_lifetime = 0;
+  std::uint64_t batches = 0;        // round trips that carried several callers
+  std::uint64_t batched_calls = 0;  // callers served by those
 };
 
 namespace detail {
