@@ -320,9 +320,11 @@ class Bench:
                 return
 
     # ---- load generators --------------------------------------------------------------
-    def wrk(self, key, conns):
+    def wrk(self, key, conns, delay_ms=None):
         self.run_id += 1
         env = dict(os.environ, BENCH_PATH=key, BENCH_IDS=self.a.ids, BENCH_RUN=str(self.run_id))
+        if delay_ms:
+            env["BENCH_DELAY_MS"] = f"{delay_ms:.3f}"
         cmd = ["wrk", "-t2", f"-c{conns}", f"-d{self.a.duration}s", "--timeout", "5s",
                "-s", os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{self.a.http_port}"]
         self.cpu.start()
@@ -480,6 +482,8 @@ def main():
     ap.add_argument("--quiet-wait", type=float, default=30)
     ap.add_argument("--meta", action="append", default=[])
     ap.add_argument("--paths", default="", help="comma-separated subset of the hot paths")
+    ap.add_argument("--paced", type=int, default=1,
+                    help="1: also measure the read paths' latency at half load")
     a = ap.parse_args()
     # bench/run.sh stops the driver with SIGTERM: unwind, so that the finally blocks stop the
     # idle holder and resume a paused service.
@@ -547,12 +551,32 @@ def main():
                 notes.append(f"idle mode {p.key}: only {held['open_at_end']} of "
                              f"{held['opened']} idle connections were still open at the end")
 
+    # ---- latency below saturation ------------------------------------------------------
+    # wrk keeps every connection busy, so the runs above measure a saturated closed loop,
+    # where the mean latency is connections / throughput (Little's law) for the service and
+    # pgbench alike. These runs pace each connection (random think time, exponential, wrk's
+    # delay()) so that the offered load is half of the saturated throughput measured above.
+    paced = []
+    conns = levels[0]
+    if a.paced:
+        for p, label, c, s, g in list(rows):
+            if label != str(conns) or p.kind != "read" or not s["rps"]:
+                continue
+            target = 0.5 * s["rps"]
+            b.wait_outbox_drained()
+            b.settle()
+            r = b.wrk(p.key, conns, delay_ms=1000.0 * conns / target)
+            paced.append((p, conns, target, r))
+            log(f"[{conns} conns, half load] {p.key}: {r['rps']:,.0f} req/s, "
+                f"p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms")
+
     # ---- table --------------------------------------------------------------------------
-    head = ("| hot path | | conns | service req/s | p50 ms | p99 ms | errors | pgbench tps raw "
+    head = ("| hot path | | conns | service req/s | p50 ms | p99 ms | pgbench mean ms | errors "
+            "| pgbench tps raw "
             "| pgbench tps est. | ratio est. (raw) | service CPU µs/req | PG CPU µs: svc / pgbench "
             "| load gen. CPU µs: wrk / pgbench | all CPU µs: svc / pgbench "
             "| peak RSS MiB | other CPU % | misses target |")
-    lines = [head, "|" + "---|" * 17]
+    lines = [head, "|" + "---|" * 18]
     for p, label, conns, s, g in rows:
         est = 1 / (1 / g["tps"] - 1 / fetch_tps[conns]) if g["tps"] < fetch_tps[conns] else None
         ratio = s["rps"] / est if est else None
@@ -570,7 +594,9 @@ def main():
         errors = s["non_2xx"] + s["socket_errors"]
         lines.append(
             f"| {p.label} | {p.kind[0].upper()} | {label} | {fmt(s['rps'])} | "
-            f"{s['p50_us'] / 1000:.2f} | {s['p99_us'] / 1000:.2f} | {errors} | {fmt(g['tps'])} | "
+            f"{s['p50_us'] / 1000:.2f} | {s['p99_us'] / 1000:.2f} | "
+            f"{fmt(g['latency_ms'], 2) if g['latency_ms'] is not None else '–'} | "
+            f"{errors} | {fmt(g['tps'])} | "
             f"{fmt(est)} | {fmt(ratio, 2)} ({fmt(s['rps'] / g['tps'], 2)}) | "
             f"{s['service_us']:.0f} | {s['postgres_us']:.0f} / {fmt(g['postgres_us'])} | "
             f"{s['client_us']:.0f} / {fmt(g['client_us'])} | "
@@ -595,6 +621,19 @@ def main():
         "PostgreSQL + wrk per request / PostgreSQL + pgbench per transaction; both sides "
         "saturate the same cores, so the raw ratio is close to the inverse of these two.",
     ] + [f"- {n}" for n in notes]
+    if paced:
+        footer += [
+            "",
+            f"Latency below saturation: {conns} connections, each pacing its requests (random "
+            "think time) so that the offered load is half the saturated throughput above.",
+            "",
+            "| hot path | conns | offered req/s | served req/s | p50 ms | p99 ms | max ms | errors "
+            "| p99 ≤ 5 ms |",
+            "|" + "---|" * 9,
+        ] + [f"| {p.label} | {c} | {fmt(t)} | {fmt(r['rps'])} | {r['p50_us'] / 1000:.2f} | "
+             f"{r['p99_us'] / 1000:.2f} | {r['max_us'] / 1000:.2f} | "
+             f"{r['non_2xx'] + r['socket_errors']} | {'yes' if r['p99_us'] <= 5000 else 'no'} |"
+             for p, c, t, r in paced]
     table = "\n".join(lines + footer)
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -2,6 +2,7 @@
 --   BENCH_PATH  which request (keys of `requests` below)
 --   BENCH_IDS   "user_id email" per line: the live seeded accounts (written at seed time)
 --   BENCH_RUN   a number unique per run, so that created emails never repeat across runs
+--   BENCH_DELAY_MS  optional mean think time per request (paced runs; see below)
 -- Ends with one line "BENCH_JSON {...}" that bench/hot/driver.py reads.
 local mode = os.getenv("BENCH_PATH") or "account_view"
 local ids_file = os.getenv("BENCH_IDS")
@@ -69,6 +70,15 @@ local requests = {
                       '","time_zone":"' .. zones[math.random(#zones)] .. '"}')
   end,
 }
+
+-- BENCH_DELAY_MS: mean think time before each request of a connection (exponentially
+-- distributed, so arrivals are Poisson-like); unset: back to back (saturation).
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay()
+    return -math.log(1 - math.random()) * delay_ms
+  end
+end
 
 request = requests[mode]
 if request == nil then error("unknown BENCH_PATH " .. mode) end

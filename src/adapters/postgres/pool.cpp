@@ -288,16 +288,20 @@ void PoolState::trim() noexcept {
   if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
 }
 
-// Under saturation every caller waits for a connection anyway; the first connection to come
-// back takes all the queued Pool::run callers at the front (up to max_batch) in one round
-// trip. PostgreSQL then reads, plans and answers several requests per wake-up of one
+// Under saturation every caller waits for a connection anyway; a connection that comes back
+// takes its share of the queued Pool::run callers at the front (queue / max_open, at least
+// 2, at most max_batch) in one round trip. PostgreSQL then reads, plans and answers several requests per wake-up of one
 // backend, instead of one request per wake-up of each of max_open backends.
 void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
+  // A fair share of the queue, not all of it: one connection taking every waiter would run
+  // them one after another on one backend while the other connections come back to an
+  // empty queue (measured: p99 at saturation 15 -> 42 ms with "take all").
+  const int queued = static_cast<int>(waiters.size());
+  const int share = std::clamp((queued + opts.max_open - 1) / opts.max_open, 2, opts.max_batch);
   std::vector<std::shared_ptr<Waiter>> batch;
   try {
-    batch.reserve(static_cast<std::size_t>(opts.max_batch));
-    while (!waiters.empty() && waiters.front()->job &&
-           static_cast<int>(batch.size()) < opts.max_batch) {
+    batch.reserve(static_cast<std::size_t>(share));
+    while (!waiters.empty() && waiters.front()->job && static_cast<int>(batch.size()) < share) {
       auto w = std::move(waiters.front());
       waiters.pop_front();
       w->queued = false;
