@@ -20,7 +20,8 @@
 # machine (docs/benchmarks.md, "Pool size"),
 # BENCH_SERVICE_ENV: extra "NAME=value ..." for the service (e.g. pool settings to try),
 # BENCH_HUGEPAGES=0: no huge pages for PostgreSQL (see below), BENCH_PACED=0: skip the read
-# paths' latency runs at half load (after the saturated runs).
+# paths' latency runs at half load (after the saturated runs), BENCH_REPEAT (1): alternate
+# the service and pgbench runs of each row this many times and keep the median pair.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -42,7 +43,7 @@ build=${BENCH_BUILD_DIR:-$root/build-release}
 # Only a full run with the defaults replaces the reference table; anything else (--quick,
 # a subset, other settings) goes to a scratch file.
 results=$root/bench/results/latest.md
-if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_POOL:-}${BENCH_PACED:-}${BENCH_SERVICE_ENV:-}" ]; then
+if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_POOL:-}${BENCH_PACED:-}${BENCH_REPEAT:-}${BENCH_SERVICE_ENV:-}" ]; then
   results=$root/bench/results/custom.md
 fi
 say() { echo "bench: $*" >&2; }
@@ -199,7 +200,7 @@ python3 bench/hot/driver.py \
   --service-log "$work/service.log" \
   --pg-data "$work/pg" --redis-pidfile "$work/redis/redis.pid" \
   --duration "$duration" --conns "$conns" --idle "$idle" --quiet-wait "${BENCH_QUIET_WAIT:-30}" \
-  --paths "${BENCH_PATHS:-}" --paced "${BENCH_PACED:-1}" \
+  --paths "${BENCH_PATHS:-}" --paced "${BENCH_PACED:-1}" --repeat "${BENCH_REPEAT:-1}" \
   --results "$results" \
   --meta "commit $commit; Release build; $(nproc) cores ($cpu); $(free -g | awk '/^Mem:/ {print $2}') GiB" \
   --meta "$duration s per run; $accounts accounts seeded ($live live); wrk -t2, pgbench -M prepared -j2" \
