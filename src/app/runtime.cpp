@@ -127,15 +127,20 @@ asio::awaitable<void> Runtime::Impl::start() {
   });
   log.info("redis connected", {{"addr", cfg.redis.master_addr}, {"db", cfg.redis.db}});
 
-  // 2. PostgreSQL pool, pinged, then migrated forward under an advisory lock.
+  // 2. PostgreSQL pool, pinged, then migrated forward under an advisory lock. Replicas get
+  // the primary's limits and timeouts.
+  const auto pool_options = [&](const std::string& dsn, const std::string& name) {
+    return postgres::PoolOptions{.dsn = dsn,
+                                 .max_open = cfg.postgres.max_open_conns,
+                                 .max_idle = cfg.postgres.max_idle_conns,
+                                 .max_lifetime = cfg.postgres.conn_max_lifetime,
+                                 .operation_timeout = cfg.postgres.operation_timeout,
+                                 .name = name,
+                                 .max_batch = cfg.postgres.max_batch};
+  };
   try {
     primary = std::make_unique<postgres::Pool>(
-        io.get_executor(),
-        postgres::PoolOptions{cfg.postgres.primary_dsn, cfg.postgres.max_open_conns,
-                              cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
-                              cfg.postgres.operation_timeout, "primary",
-                              postgres::PoolOptions{}.idle_surplus_grace, cfg.postgres.max_batch},
-        log, &metrics);
+        io.get_executor(), pool_options(cfg.postgres.primary_dsn, "primary"), log, &metrics);
     primary->set_tracer(&tracer);
     metrics.on_scrape([this] { publish_pool_stats(*primary); });
     co_await primary->ping(Clock::now() + kStartupPingBudget);
@@ -157,13 +162,7 @@ asio::awaitable<void> Runtime::Impl::start() {
         "USERSERVICE_POSTGRES_REPLICA_DSNS entry " + std::to_string(i + 1);
     auto& pool = replicas.emplace_back(step(variable, [&] {
       return std::make_unique<postgres::Pool>(
-          io.get_executor(),
-          postgres::PoolOptions{cfg.postgres.replica_dsns[i], cfg.postgres.max_open_conns,
-                                cfg.postgres.max_idle_conns, cfg.postgres.conn_max_lifetime,
-                                cfg.postgres.operation_timeout, name,
-                                postgres::PoolOptions{}.idle_surplus_grace,
-                                cfg.postgres.max_batch},
-          log, &metrics);
+          io.get_executor(), pool_options(cfg.postgres.replica_dsns[i], name), log, &metrics);
     }));
     pool->set_tracer(&tracer);
     metrics.on_scrape([this, p = pool.get()] { publish_pool_stats(*p); });

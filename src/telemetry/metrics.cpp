@@ -238,6 +238,15 @@ struct Metrics::Impl {
   SeriesMap<HttpSeries> http_series;
   SeriesMap<prometheus::Histogram*> db_series;
 
+  // The series stored under `key`, added by `add()` on first use.
+  template <typename T, typename Add>
+  T cached(SeriesMap<T>& map, std::string_view key, Add add) {
+    std::lock_guard lock(series_mu);
+    auto it = map.find(key);
+    if (it == map.end()) it = map.emplace(std::string(key), add()).first;
+    return it->second;
+  }
+
   void refresh_process() {
     const ProcStat st = read_proc_stat();
     if (st.ok) {
@@ -256,17 +265,12 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 // Family::Add builds a label map, validates it and allocates a fresh series (a Histogram with
-// its buckets) before finding the existing one: about a dozen allocations per call. The hot
-// paths look their series up once per label set here instead (keys are built in a reused
-// thread-local buffer); a series is never removed, so the pointers stay valid.
+// its buckets) before finding the existing one. The per-request paths look their series up
+// once per label set instead, by a key built in a reused thread-local buffer; a series is
+// never removed, so the pointers stay valid.
 prometheus::Gauge& Metrics::active_series(std::string_view server) {
-  std::lock_guard lock(impl_->series_mu);
-  auto it = impl_->active_series.find(server);
-  if (it == impl_->active_series.end()) {
-    auto* g = &impl_->http_active.Add({{"server", std::string(server)}});
-    it = impl_->active_series.emplace(std::string(server), g).first;
-  }
-  return *it->second;
+  return *impl_->cached(impl_->active_series, server,
+                        [&] { return &impl_->http_active.Add({{"server", std::string(server)}}); });
 }
 
 void Metrics::http_request_started(std::string_view server) { active_series(server).Increment(); }
@@ -274,47 +278,34 @@ void Metrics::http_request_started(std::string_view server) { active_series(serv
 void Metrics::http_request_finished(std::string_view server, std::string_view route,
                                     std::string_view method, unsigned status, double seconds) {
   active_series(server).Decrement();
-  thread_local std::string key;
   const std::string_view cls = status_class(status);
+  thread_local std::string key;
   key.clear();
-  key.append(server).append(1, '\0').append(route).append(1, '\0').append(method).append(1, '\0').append(cls);
-  Impl::HttpSeries series;
-  {
-    std::lock_guard lock(impl_->series_mu);
-    auto it = impl_->http_series.find(std::string_view(key));
-    if (it == impl_->http_series.end()) {
-      prometheus::Labels labels{{"server", std::string(server)},
-                                {"route", std::string(route)},
-                                {"method", std::string(method)},
-                                {"status_class", std::string(cls)}};
-      it = impl_->http_series
-               .emplace(key, Impl::HttpSeries{&impl_->http_requests.Add(labels),
-                                              &impl_->http_duration.Add(labels, latency_buckets())})
-               .first;
-    }
-    series = it->second;
-  }
+  for (std::string_view part : {server, route, method}) key.append(part).append(1, '\0');
+  key.append(cls);
+  const Impl::HttpSeries series =
+      impl_->cached(impl_->http_series, key, [&] {
+        const prometheus::Labels labels{{"server", std::string(server)},
+                                        {"route", std::string(route)},
+                                        {"method", std::string(method)},
+                                        {"status_class", std::string(cls)}};
+        return Impl::HttpSeries{&impl_->http_requests.Add(labels),
+                                &impl_->http_duration.Add(labels, latency_buckets())};
+      });
   series.count->Increment();
   series.duration->Observe(seconds);
 }
 
 void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
+  const std::string_view outcome = ok ? "ok" : "error";
   thread_local std::string key;
   key.clear();
-  key.append(statement).append(ok ? "\0ok" : "\0error", ok ? 3 : 6);
-  prometheus::Histogram* h;
-  {
-    std::lock_guard lock(impl_->series_mu);
-    auto it = impl_->db_series.find(std::string_view(key));
-    if (it == impl_->db_series.end()) {
-      auto* added = &impl_->db_duration.Add(
-          {{"statement", std::string(statement)}, {"outcome", ok ? "ok" : "error"}},
-          latency_buckets());
-      it = impl_->db_series.emplace(key, added).first;
-    }
-    h = it->second;
-  }
-  h->Observe(seconds);
+  key.append(statement).append(1, '\0').append(outcome);
+  impl_->cached(impl_->db_series, key, [&] {
+    return &impl_->db_duration.Add(
+        {{"statement", std::string(statement)}, {"outcome", std::string(outcome)}},
+        latency_buckets());
+  })->Observe(seconds);
 }
 
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {

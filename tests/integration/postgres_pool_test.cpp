@@ -83,6 +83,24 @@ asio::awaitable<int> backend_pid(Pool& pool) {
   co_return std::stoi(std::string(r.get(0, 0)));
 }
 
+// Starts body(0) … body(n - 1) concurrently; each adds one to `finished` when it ends.
+void spawn_counted(const asio::any_io_executor& ex, int n,
+                   std::function<asio::awaitable<void>(int)> body, int& finished) {
+  for (int i = 0; i < n; ++i) {
+    asio::co_spawn(
+        ex,
+        [body, i, &finished]() -> asio::awaitable<void> {
+          co_await body(i);
+          ++finished;
+        },
+        asio::detached);
+  }
+}
+
+asio::awaitable<void> until_finished(const int& finished, int n) {
+  while (finished < n) co_await sleep_for(5ms);
+}
+
 class PostgresPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -503,34 +521,33 @@ TEST_F(PostgresPoolTest, WaitingCallersShareOneRoundTripEachInItsOwnTransaction)
     int finished = 0;
     std::vector<std::string> outcome(kCallers);
     std::vector<int> pids(kCallers, 0);
-    for (int i = 0; i < kCallers; ++i) {
-      asio::co_spawn(
-          ex,
-          [&, i]() -> asio::awaitable<void> {
-            // Caller 3 inserts a taken id: its transaction (the insert and the pid read) fails
-            // alone.
-            const std::string id = i == 3 ? "100" : std::to_string(i + 1);
-            std::vector<Query> q;
-            q.push_back(Query{&kInsert, {id, "x"}});
-            q.push_back(Query{&kPid, {}});
-            try {
-              auto r = co_await pool.pipeline(std::move(q), Clock::now() + 5s);
-              pids[i] = std::stoi(std::string(r[1].get(0, 0)));
-              outcome[i] = "ok";
-            } catch (const SqlError& e) {
-              outcome[i] = e.sqlstate;
-            }
-            ++finished;
-          },
-          asio::detached);
-    }
+    spawn_counted(
+        ex, kCallers,
+        [&](int i) -> asio::awaitable<void> {
+          // Caller 3 inserts a taken id: its transaction (the insert and the pid read) fails
+          // alone.
+          const std::string id = i == 3 ? "100" : std::to_string(i + 1);
+          std::vector<Query> q;
+          q.push_back(Query{&kInsert, {id, "x"}});
+          q.push_back(Query{&kPid, {}});
+          try {
+            auto r = co_await pool.pipeline(std::move(q), Clock::now() + 5s);
+            pids[i] = std::stoi(std::string(r[1].get(0, 0)));
+            outcome[i] = "ok";
+          } catch (const SqlError& e) {
+            outcome[i] = e.sqlstate;
+          }
+        },
+        finished);
     co_await sleep_for(50ms);
     EXPECT_EQ(finished, 0);
     lease.release();
-    while (finished < kCallers) co_await sleep_for(5ms);
+    co_await until_finished(finished, kCallers);
     for (int i = 0; i < kCallers; ++i) {
       EXPECT_EQ(outcome[i], i == 3 ? "23505" : "ok") << i;
-      if (i != 3) EXPECT_EQ(pids[i], pid) << i;
+      if (i != 3) {
+        EXPECT_EQ(pids[i], pid) << i;
+      }
     }
     EXPECT_EQ(pool.stats().batches, 1u);
     EXPECT_EQ(pool.stats().batched_calls, static_cast<std::uint64_t>(kCallers));
@@ -548,28 +565,25 @@ TEST_F(PostgresPoolTest, BatchNeverPreparesAStatementTwiceAndReportsBadSqlToEach
     // Four callers of two statements this connection has never prepared, one of them bad.
     int finished = 0;
     std::vector<std::string> outcome(4);
-    for (int i = 0; i < 4; ++i) {
-      asio::co_spawn(
-          ex,
-          [&, i]() -> asio::awaitable<void> {
-            try {
-              if (i % 2 == 0) {
-                auto r = co_await pool.query(kEcho, {"v", std::to_string(i)}, Clock::now() + 5s);
-                outcome[i] = std::string(r.get(0, 1));
-              } else {
-                co_await pool.query(kBadSyntax, {}, Clock::now() + 5s);
-                outcome[i] = "ran";
-              }
-            } catch (const SqlError& e) {
-              outcome[i] = e.sqlstate;
+    spawn_counted(
+        ex, 4,
+        [&](int i) -> asio::awaitable<void> {
+          try {
+            if (i % 2 == 0) {
+              auto r = co_await pool.query(kEcho, {"v", std::to_string(i)}, Clock::now() + 5s);
+              outcome[i] = std::string(r.get(0, 1));
+            } else {
+              co_await pool.query(kBadSyntax, {}, Clock::now() + 5s);
+              outcome[i] = "ran";
             }
-            ++finished;
-          },
-          asio::detached);
-    }
+          } catch (const SqlError& e) {
+            outcome[i] = e.sqlstate;
+          }
+        },
+        finished);
     co_await sleep_for(50ms);
     lease.release();
-    while (finished < 4) co_await sleep_for(5ms);
+    co_await until_finished(finished, 4);
     EXPECT_EQ(outcome[0], "1");
     EXPECT_EQ(outcome[1], "42601");
     EXPECT_EQ(outcome[2], "3");
@@ -588,33 +602,26 @@ TEST_F(PostgresPoolTest, CallerWhoseDeadlinePassesInABatchLeavesTheOthersTheirRe
     auto lease = co_await pool.acquire(Clock::now() + 5s);
     int finished = 0;
     std::optional<Error> slow_error, short_error;
-    bool slow_ok = false;
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          try {
-            co_await pool.query(kSleep, {"0.3"}, Clock::now() + 5s);
-            slow_ok = true;
-          } catch (const Error& e) {
-            slow_error = e;
+    // Caller 0 sleeps 0.3 s with a 5 s deadline; caller 1 reads a pid with a 150 ms one.
+    spawn_counted(
+        ex, 2,
+        [&](int i) -> asio::awaitable<void> {
+          if (i == 0) {
+            slow_error = co_await error_of(pool.query(kSleep, {"0.3"}, Clock::now() + 5s));
+          } else {
+            short_error = co_await error_of(pool.query(kPid, {}, Clock::now() + 150ms));
           }
-          ++finished;
         },
-        asio::detached);
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          short_error = co_await error_of(pool.query(kPid, {}, Clock::now() + 150ms));
-          ++finished;
-        },
-        asio::detached);
+        finished);
     co_await sleep_for(20ms);
     lease.release();  // both run in one round trip: the sleep first, the pid read after it
-    while (finished < 2) co_await sleep_for(5ms);
-    EXPECT_TRUE(slow_ok) << (slow_error ? slow_error->detail() : "");
+    co_await until_finished(finished, 2);
+    EXPECT_FALSE(slow_error.has_value()) << slow_error->detail();
     CO_ASSERT_TRUE(short_error.has_value());
     EXPECT_EQ(short_error->code(), ErrorCode::deadline_exceeded);
     EXPECT_EQ(pool.stats().batches, 1u);
+    // Both waited ~20 ms for a connection; the 0.3 s the batch ran is not waiting.
+    EXPECT_LT(pool.stats().wait_seconds_total, 0.2);
     EXPECT_EQ(co_await backend_pid(pool), pid);  // nobody closed the shared connection
   });
 }
@@ -627,18 +634,13 @@ TEST_F(PostgresPoolTest, BatchingCanBeTurnedOff) {
     auto ex = co_await asio::this_coro::executor;
     auto lease = co_await pool.acquire(Clock::now() + 5s);
     int finished = 0;
-    for (int i = 0; i < 3; ++i) {
-      asio::co_spawn(
-          ex,
-          [&]() -> asio::awaitable<void> {
-            co_await pool.query(kPid, {}, Clock::now() + 5s);
-            ++finished;
-          },
-          asio::detached);
-    }
+    spawn_counted(
+        ex, 3,
+        [&](int) -> asio::awaitable<void> { co_await pool.query(kPid, {}, Clock::now() + 5s); },
+        finished);
     co_await sleep_for(20ms);
     lease.release();
-    while (finished < 3) co_await sleep_for(5ms);
+    co_await until_finished(finished, 3);
     EXPECT_EQ(pool.stats().batches, 0u);
   });
 }

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <charconv>
 #include <stdexcept>
-#include <unordered_set>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
