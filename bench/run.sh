@@ -41,9 +41,10 @@ conns=${BENCH_CONNS:-32,256}
 idle=${BENCH_IDLE_CONNS:-5000}
 build=${BENCH_BUILD_DIR:-$root/build-release}
 # Only a full run with the defaults replaces the reference table; anything else (--quick,
-# a subset, other settings) goes to a scratch file.
+# a subset, other settings) goes to a scratch file. BENCH_REPEAT only makes the table steadier,
+# so a repeated full run is a reference run too (its notes give the repeat count).
 results=$root/bench/results/latest.md
-if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_POOL:-}${BENCH_PACED:-}${BENCH_REPEAT:-}${BENCH_SERVICE_ENV:-}" ]; then
+if [ $quick = 1 ] || [ -n "${BENCH_DURATION:-}${BENCH_ACCOUNTS:-}${BENCH_CONNS:-}${BENCH_IDLE_CONNS:-}${BENCH_PATHS:-}${BENCH_POOL:-}${BENCH_PACED:-}${BENCH_SERVICE_ENV:-}" ]; then
   results=$root/bench/results/custom.md
 fi
 say() { echo "bench: $*" >&2; }

@@ -8,14 +8,17 @@
 #include <prometheus/text_serializer.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 #include <vector>
@@ -90,7 +93,20 @@ double boot_time_seconds() {
   return 0;
 }
 
-double open_fds() {
+}  // namespace
+
+namespace detail {
+
+// Since Linux 6.2, stat() on /proc/self/fd reports the number of open descriptors as its
+// size: one syscall. Older kernels report 0 there, and only a directory scan counts them; the
+// scan costs ~1.3 us per descriptor (6.7 ms with 5,000 connections open, on the loop thread).
+std::optional<double> open_fds_by_stat() {
+  struct stat st{};
+  if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) return static_cast<double>(st.st_size);
+  return std::nullopt;
+}
+
+double open_fds_by_scan() {
   std::error_code ec;
   double n = 0;
   for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
@@ -100,7 +116,7 @@ double open_fds() {
   return n > 0 ? n - 1 : 0;  // minus the iterator's own descriptor
 }
 
-}  // namespace
+}  // namespace detail
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
@@ -247,7 +263,9 @@ struct Metrics::Impl {
     return it->second;
   }
 
-  void refresh_process() {
+  std::chrono::steady_clock::time_point next_fd_scan{};
+
+  void refresh_process(bool scrape) {
     const ProcStat st = read_proc_stat();
     if (st.ok) {
       resident.Set(st.resident_bytes);
@@ -255,7 +273,14 @@ struct Metrics::Impl {
       advance(cpu, st.cpu_seconds);
       if (start_time.Value() == 0) start_time.Set(boot_time_seconds() + st.start_seconds_after_boot);
     }
-    fds.Set(open_fds());
+    // The scan (older kernels) runs on a scrape, and otherwise at most every 15 s for the
+    // exporters, rather than stalling the loop every second.
+    if (auto n = detail::open_fds_by_stat()) {
+      fds.Set(*n);
+    } else if (scrape || std::chrono::steady_clock::now() >= next_fd_scan) {
+      fds.Set(detail::open_fds_by_scan());
+      next_fd_scan = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    }
     rlimit lim{};
     if (getrlimit(RLIMIT_NOFILE, &lim) == 0) max_fds.Set(static_cast<double>(lim.rlim_cur));
   }
@@ -336,13 +361,15 @@ void Metrics::on_scrape(std::function<void()> refresh) {
   impl_->refreshers.push_back(std::move(refresh));
 }
 
-void Metrics::refresh() {
-  impl_->refresh_process();
+void Metrics::refresh() { refresh(false); }
+
+void Metrics::refresh(bool scrape) {
+  impl_->refresh_process(scrape);
   for (auto& refresh : impl_->refreshers) refresh();
 }
 
 std::string Metrics::serialize() {
-  refresh();
+  refresh(true);
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,8 +66,16 @@ class Metrics {
 
  private:
   prometheus::Gauge& active_series(std::string_view server);
+  void refresh(bool scrape);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+namespace detail {
+// The process's open descriptors: by stat() where the kernel reports the count (Linux 6.2+),
+// otherwise by scanning /proc/self/fd. Exposed for tests.
+std::optional<double> open_fds_by_stat();
+double open_fds_by_scan();
+}  // namespace detail
 
 }  // namespace userservice::telemetry

@@ -63,6 +63,7 @@ class MigrationsTest : public ::testing::Test {
     asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) {
       error = e;
       done = true;
+      pool.close();  // as the runtime does: idle connections keep work armed until then
     });
     io.run_for(60s);
     ASSERT_TRUE(done);
@@ -124,7 +125,7 @@ TEST_F(MigrationsTest, ConcurrentInstancesApplyOnce) {
     asio::co_spawn(io, migrate(*pools.back(), log_, Clock::now() + 30s, kTwo),
                    [&](std::exception_ptr e) {
                      if (e) errors.push_back(e);
-                     ++done;
+                     if (++done == 3) io.stop();  // idle connections keep work armed
                    });
   }
   io.run_for(60s);

@@ -123,9 +123,12 @@ class PostgresPoolTest : public ::testing::Test {
   void run(const std::function<asio::awaitable<void>()>& body) {
     std::exception_ptr error;
     bool done = false;
+    // Stopped when the body ends: idle connections keep a read wait armed (their watch for a
+    // server-side close), so the context never runs out of work while the pool lives.
     asio::co_spawn(io_, body(), [&](std::exception_ptr e) {
       error = e;
       done = true;
+      io_.stop();
     });
     io_.restart();
     io_.run_for(60s);
@@ -465,6 +468,50 @@ TEST_F(PostgresPoolTest, MaxLifetimeRecyclesConnections) {
   });
 }
 
+// The server ends idle connections (restart, pg_terminate_backend, idle timeouts): the pool
+// notices while they idle and the next callers get fresh connections, not errors.
+TEST_F(PostgresPoolTest, IdleConnectionsClosedByTheServerAreReplacedWithoutAnError) {
+  Pool pool(io_.get_executor(), options(3), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    std::set<int> before;
+    int finished = 0;
+    spawn_counted(
+        ex, 3,
+        [&](int) -> asio::awaitable<void> {
+          Result r = co_await pool.query(kSleep, {"0.05"}, Clock::now() + 5s);
+          before.insert(co_await backend_pid(pool));
+        },
+        finished);
+    co_await until_finished(finished, 3);
+    CO_ASSERT_TRUE(pool.stats().idle == 3);
+
+    userservice::testing::shared_pg().query(
+        dsn_, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    co_await sleep_for(200ms);  // the termination notices arrive on the idle sockets
+
+    // More callers than the pool has connections: every idle one is tried and replaced.
+    std::set<int> after;
+    int failures = 0;
+    finished = 0;
+    spawn_counted(
+        ex, 3,
+        [&](int) -> asio::awaitable<void> {
+          try {
+            after.insert(co_await backend_pid(pool));
+          } catch (const Error&) {
+            ++failures;
+          }
+        },
+        finished);
+    co_await until_finished(finished, 3);
+    EXPECT_EQ(failures, 0);
+    EXPECT_FALSE(after.empty());
+    for (int pid : after) EXPECT_EQ(before.count(pid), 0u) << pid;
+  });
+}
+
 TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnectionsOnlyAfterTheGrace) {
   PoolOptions o = options(4);
   o.max_idle = 1;
@@ -781,6 +828,7 @@ TEST(PostgresPoolRestartTest, ReconnectsAfterServerRestart) {
       [&](std::exception_ptr e) {
         failure = e;
         done = true;
+        io.stop();  // the pool's idle connections keep work armed
       });
   io.run_for(60s);
   ASSERT_TRUE(done);

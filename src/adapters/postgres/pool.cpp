@@ -235,7 +235,7 @@ std::shared_ptr<Connection> PoolState::take_idle() {
     if (expired(*c, now)) {
       ++closed_max_lifetime;
       drop(c, "max lifetime");
-    } else if (!c->alive()) {
+    } else if (!c->leave_idle()) {
       drop(c, "closed by server");
     } else {
       return c;
@@ -262,6 +262,7 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
     w->timer.cancel();
     return;
   }
+  c->watch_idle();
   idle.push_back(Idle{std::move(c), Clock::now()});
   if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
 }
