@@ -123,12 +123,9 @@ class PostgresPoolTest : public ::testing::Test {
   void run(const std::function<asio::awaitable<void>()>& body) {
     std::exception_ptr error;
     bool done = false;
-    // Stopped when the body ends: idle connections keep a read wait armed (their watch for a
-    // server-side close), so the context never runs out of work while the pool lives.
     asio::co_spawn(io_, body(), [&](std::exception_ptr e) {
       error = e;
       done = true;
-      io_.stop();
     });
     io_.restart();
     io_.run_for(60s);
@@ -828,7 +825,6 @@ TEST(PostgresPoolRestartTest, ReconnectsAfterServerRestart) {
       [&](std::exception_ptr e) {
         failure = e;
         done = true;
-        io.stop();  // the pool's idle connections keep work armed
       });
   io.run_for(60s);
   ASSERT_TRUE(done);

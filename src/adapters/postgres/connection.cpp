@@ -57,9 +57,10 @@ std::string field(const PGresult* res, int code) {
   return v ? v : "";
 }
 
-// Readiness right now, without blocking. Asio's epoll reactor is edge-triggered and its
-// async_wait only reports readiness that arrives after the wait starts, so data that libpq
-// left in the kernel buffer must be noticed here or the wait could hang.
+// Readiness right now, without blocking: a shortcut past the reactor when data is already
+// waiting (libpq stops reading when its buffer is full). Not needed for correctness: starting
+// an async_wait re-arms the descriptor in Asio's epoll reactor (EPOLL_CTL_MOD), which reports
+// readiness that already exists (tests/unit/asio_wait_test.cpp checks this).
 bool ready_now(int fd, short events) {
   pollfd p{fd, events, 0};
   int r;
@@ -278,11 +279,9 @@ asio::awaitable<void> Connection::wait(Wait kind) {
     return unavailable("operation timeout");
   };
   if (timed_out_ || Clock::now() >= limit_.at) throw timeout();
-  // The readiness probe (one poll(2), ~1.5 us here) guards against data libpq left in the
-  // kernel after an edge Asio already consumed. The first read wait after a pipeline was sent
-  // with no yield cannot be in that state: the reply's edge is raised after the send, and
-  // epoll_wait only runs on this loop's single thread (io_context{1}) once we suspend, so
-  // the wait registered below sees it. Anything older is read together with the reply.
+  // No probe for the first read wait after a pipeline was sent: its reply is practically
+  // never back within the microseconds since the send, so the poll(2) (~1.5 us on this VM)
+  // would be wasted on every request.
   const bool probe = !(kind == Wait::read && fresh_send_);
   fresh_send_ = false;
   if (probe && ready_now(fd_, kind == Wait::read ? POLLIN : POLLOUT)) co_return;
@@ -605,34 +604,15 @@ asio::awaitable<std::vector<Result>> Connection::execute(std::string sql, OpLimi
   co_return out;
 }
 
-void Connection::watch_idle() noexcept {
-  if (!socket_ || busy_ || watching_) return;
-  readable_while_idle_ = false;
-  // Arming a read wait is no syscall (the descriptor is registered for input already), and
-  // neither is cancelling it in leave_idle(). The completion runs later on this loop.
-  try {
-    socket_->async_wait(
-        asio::posix::stream_descriptor::wait_read,
-        [weak = weak_from_this(), gen = ++watch_gen_](boost::system::error_code ec) {
-          const auto self = weak.lock();
-          if (!self || ec || self->watch_gen_ != gen) return;
-          self->readable_while_idle_ = true;
-        });
-    watching_ = true;
-  } catch (...) {  // out of memory: the connection just goes unwatched
+bool Connection::alive() {
+  if (!conn_ || busy_ || PQstatus(conn_) == CONNECTION_BAD || PQsocket(conn_) != fd_) {
+    return false;
   }
-}
-
-bool Connection::leave_idle() {
-  ++watch_gen_;
-  if (watching_) {
-    watching_ = false;
-    boost::system::error_code ignored;
-    if (socket_) socket_->cancel(ignored);
-  }
-  // A server that closed an idle connection is not worth a failed request to find out.
-  return conn_ && !busy_ && !readable_while_idle_ && PQstatus(conn_) == CONNECTION_OK &&
-         PQsocket(conn_) == fd_;
+  // Nothing should arrive on an idle connection: readable means the server closed it (its
+  // shutdown notice or EOF is waiting), so it is not worth a failed request to find out.
+  // Under saturation released connections go straight to waiting callers, so this poll is
+  // paid only when the pool has spare connections (and spare CPU).
+  return !ready_now(fd_, POLLIN);
 }
 
 bool Connection::reusable() const {
@@ -642,8 +622,6 @@ bool Connection::reusable() const {
 
 void Connection::close(std::string_view reason) noexcept {
   ++op_seq_;
-  ++watch_gen_;
-  watching_ = false;
   try {
     timer_.cancel();
   } catch (...) {  // cannot fail on a valid timer; keep close() noexcept

@@ -105,12 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
   boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);
 
-  // While the connection idles in a pool a read wait stays armed: nothing should arrive on an
-  // idle connection, so readiness (the server's termination notice, EOF) marks it dead. The
-  // check at checkout is then a flag, not a syscall per request.
-  void watch_idle() noexcept;
-  // Disarms the watch for reuse; false when the server closed the connection meanwhile.
-  bool leave_idle();
+  // Cheap check of an idle connection before reuse: notices a server that closed it.
+  bool alive();
   // Open, idle, outside any transaction, and not marked for discarding.
   bool reusable() const;
   bool busy() const noexcept { return busy_; }
@@ -146,13 +142,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   OpLimit limit_;
   std::uint64_t op_seq_ = 0;
   bool timed_out_ = false;
-  // True from the first byte of a pipeline until its first wait: nothing has yielded to the
-  // event loop since, so the reply's readiness cannot have been consumed yet (see wait()).
+  // Set when a pipeline is sent, cleared by the next wait: that wait skips the readiness
+  // probe (see wait()).
   bool fresh_send_ = false;
-  // The idle watch; a generation tells a stale completion from the armed one.
-  std::uint64_t watch_gen_ = 0;
-  bool watching_ = false;
-  bool readable_while_idle_ = false;
   bool busy_ = false;
   bool discard_ = false;
   // Statements prepared on this connection: name -> SQL (to catch two statements sharing a

@@ -235,7 +235,7 @@ std::shared_ptr<Connection> PoolState::take_idle() {
     if (expired(*c, now)) {
       ++closed_max_lifetime;
       drop(c, "max lifetime");
-    } else if (!c->leave_idle()) {
+    } else if (!c->alive()) {
       drop(c, "closed by server");
     } else {
       return c;
@@ -262,7 +262,6 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
     w->timer.cancel();
     return;
   }
-  c->watch_idle();
   idle.push_back(Idle{std::move(c), Clock::now()});
   if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
 }

@@ -214,8 +214,7 @@ class Pool {
                                                        const RequestContext& ctx);
   boost::asio::awaitable<Lease> acquire(Clock::time_point deadline);
   // Closes idle connections now and in-use ones when released; later calls fail with
-  // service_unavailable. Until then each idle connection keeps a read wait armed (it notices
-  // a server-side close), so the io_context does not run out of work while the pool is open.
+  // service_unavailable.
   void close();
   PoolStats stats() const;
   const PoolOptions& options() const;
