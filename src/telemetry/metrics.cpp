@@ -284,6 +284,11 @@ struct Metrics::Impl {
     rlimit lim{};
     if (getrlimit(RLIMIT_NOFILE, &lim) == 0) max_fds.Set(static_cast<double>(lim.rlim_cur));
   }
+  // A scrape also refreshes what is too costly to refresh on every periodic tick.
+  void refresh(bool scrape) {
+    refresh_process(scrape);
+    for (auto& r : refreshers) r();
+  }
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -361,15 +366,10 @@ void Metrics::on_scrape(std::function<void()> refresh) {
   impl_->refreshers.push_back(std::move(refresh));
 }
 
-void Metrics::refresh() { refresh(false); }
-
-void Metrics::refresh(bool scrape) {
-  impl_->refresh_process(scrape);
-  for (auto& refresh : impl_->refreshers) refresh();
-}
+void Metrics::refresh() { impl_->refresh(false); }
 
 std::string Metrics::serialize() {
-  refresh(true);
+  impl_->refresh(true);
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

@@ -66,7 +66,6 @@ class Metrics {
 
  private:
   prometheus::Gauge& active_series(std::string_view server);
-  void refresh(bool scrape);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -466,7 +466,7 @@ TEST_F(PostgresPoolTest, MaxLifetimeRecyclesConnections) {
 }
 
 // The server ends idle connections (restart, pg_terminate_backend, idle timeouts): the pool
-// notices while they idle and the next callers get fresh connections, not errors.
+// notices at checkout and the next callers get fresh connections, not errors.
 TEST_F(PostgresPoolTest, IdleConnectionsClosedByTheServerAreReplacedWithoutAnError) {
   Pool pool(io_.get_executor(), options(3), log_, nullptr);
   run([&]() -> asio::awaitable<void> {
@@ -476,7 +476,7 @@ TEST_F(PostgresPoolTest, IdleConnectionsClosedByTheServerAreReplacedWithoutAnErr
     spawn_counted(
         ex, 3,
         [&](int) -> asio::awaitable<void> {
-          Result r = co_await pool.query(kSleep, {"0.05"}, Clock::now() + 5s);
+          co_await pool.query(kSleep, {"0.05"}, Clock::now() + 5s);
           before.insert(co_await backend_pid(pool));
         },
         finished);
@@ -488,7 +488,7 @@ TEST_F(PostgresPoolTest, IdleConnectionsClosedByTheServerAreReplacedWithoutAnErr
               "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     co_await sleep_for(200ms);  // the termination notices arrive on the idle sockets
 
-    // More callers than the pool has connections: every idle one is tried and replaced.
+    // As many callers as dead idle connections: each one is dropped and replaced.
     std::set<int> after;
     int failures = 0;
     finished = 0;

@@ -1,7 +1,8 @@
 // The PostgreSQL connection waits for libpq's socket with stream_descriptor::async_wait and
-// skips its own readiness poll before most waits (adapters/postgres/connection.cpp). That is
-// only correct because Asio's wait reports readiness that already exists when it starts, even
-// after the reactor consumed the edge for that data. This pins the behaviour of the Asio in use.
+// skips its own readiness poll before the first wait after a send
+// (adapters/postgres/connection.cpp). That relies on Asio's wait reporting readiness that
+// already exists when it starts, even after the reactor consumed the edge for that data. This
+// pins the behaviour of the Asio in use.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
