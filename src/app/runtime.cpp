@@ -139,8 +139,10 @@ asio::awaitable<void> Runtime::Impl::start() {
                                  .max_batch = cfg.postgres.max_batch};
   };
   try {
-    primary = std::make_unique<postgres::Pool>(
-        io.get_executor(), pool_options(cfg.postgres.primary_dsn, "primary"), log, &metrics);
+    auto primary_options = pool_options(cfg.postgres.primary_dsn, "primary");
+    primary_options.deadline_guard = true;  // migrated below, before any request can batch
+    primary = std::make_unique<postgres::Pool>(io.get_executor(), std::move(primary_options), log,
+                                               &metrics);
     primary->set_tracer(&tracer);
     metrics.on_scrape([this] { publish_pool_stats(*primary); });
     co_await primary->ping(Clock::now() + kStartupPingBudget);

@@ -1,8 +1,11 @@
 // The PostgreSQL pool against a real server: parameters and NULLs, prepared statements,
 // pipelines, errors, pool limits, deadlines, cancellation, reconnects.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <functional>
+#include <ostream>
+#include <thread>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,6 +19,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "adapters/postgres/migrations.h"
 #include "adapters/postgres/pool.h"
 #include "domain/error.h"
 #include "support/servers.h"
@@ -54,6 +58,11 @@ constexpr Statement kBadSyntax{"test_bad_syntax", "SELEC 1"};
 constexpr Statement kBegin{"test_begin", "BEGIN"};
 constexpr Statement kCommit{"test_commit", "COMMIT"};
 constexpr Statement kStatementTimeout{"test_statement_timeout", "SHOW statement_timeout"};
+// Writes, so that an unconfirmed outcome is reported as "may have happened".
+constexpr Statement kWrite{"test_write", "INSERT INTO items (id, label) VALUES ($1::int, $2)",
+                           userservice::postgres::Access::write};
+constexpr Statement kRelabel{"test_relabel", "UPDATE items SET label = $2 WHERE id = $1::int",
+                             userservice::postgres::Access::write};
 
 // ASSERT_* returns from the function, which a coroutine cannot do.
 #define CO_ASSERT_TRUE(cond)                     \
@@ -667,6 +676,162 @@ TEST_F(PostgresPoolTest, CallerWhoseDeadlinePassesInABatchLeavesTheOthersTheirRe
     // Both waited ~20 ms for a connection; the 0.3 s the batch ran is not waiting.
     EXPECT_LT(pool.stats().wait_seconds_total, 0.2);
     EXPECT_EQ(co_await backend_pid(pool), pid);  // nobody closed the shared connection
+  });
+}
+
+// One caller's outcome in a batch, as a test can compare it: "ok", an error code, a SQLSTATE.
+struct Outcome {
+  std::string what;
+  bool operator==(const Outcome&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const Outcome& o) { return os << o.what; }
+
+template <typename T>
+asio::awaitable<Outcome> outcome_of(asio::awaitable<T> op) {
+  try {
+    co_await std::move(op);
+    co_return Outcome{"ok"};
+  } catch (const Error& e) {
+    co_return Outcome{std::string(userservice::domain::to_string(e.code()))};
+  } catch (const SqlError& e) {
+    co_return Outcome{e.sqlstate};
+  }
+}
+
+// Twelve queued writers on a pool of one while another session holds the row lock of item 1
+// for a second; writers 4 and 9 need that row. Batched or not, each caller must get the
+// outcome it would have had on a connection of its own: the two blocked ones are cancelled by
+// the server's statement_timeout (503, rolled back), everyone else commits and says so.
+TEST_F(PostgresPoolTest, BatchedCallersFailExactlyAsTheyWouldOnTheirOwnConnection) {
+  auto& pg = userservice::testing::shared_pg();
+  std::vector<std::vector<Outcome>> runs;
+  for (int max_batch : {16, 1}) {
+    pg.query(dsn_, "TRUNCATE items; INSERT INTO items VALUES (1, 'locked')");
+    PoolOptions o = options(1);
+    o.operation_timeout = 300ms;
+    o.max_batch = max_batch;
+    o.deadline_guard = true;
+    Pool pool(io_.get_executor(), o, log_, nullptr);
+    std::vector<Outcome> outcomes(12);
+    std::thread locker([&] {
+      pg.query(dsn_, "BEGIN; SELECT 1 FROM items WHERE id = 1 FOR UPDATE; SELECT pg_sleep(1.2); "
+                     "COMMIT");
+    });
+    std::this_thread::sleep_for(200ms);
+    run([&]() -> asio::awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      co_await userservice::postgres::migrate(pool, log_, Clock::now() + 30s);  // the guard
+      co_await backend_pid(pool);  // the connection exists: the writers below queue for it
+      auto lease = co_await pool.acquire(Clock::now() + 5s);
+      int finished = 0;
+      spawn_counted(
+          ex, 12,
+          [&](int i) -> asio::awaitable<void> {
+            if (i == 4 || i == 9) {
+              outcomes[i] = co_await outcome_of(
+                  pool.query(kRelabel, {"1", "writer-" + std::to_string(i)}, Clock::now() + 5s));
+            } else {
+              outcomes[i] = co_await outcome_of(
+                  pool.query(kWrite, {std::to_string(100 + i), "w"}, Clock::now() + 5s));
+            }
+          },
+          finished);
+      co_await sleep_for(20ms);
+      lease.release();
+      co_await until_finished(finished, 12);
+      if (max_batch > 1) EXPECT_GE(pool.stats().batches, 1u);
+    });
+    locker.join();
+    // What was committed is exactly what was answered "ok".
+    for (int i = 0; i < 12; ++i) {
+      if (i == 4 || i == 9) continue;
+      const auto rows = pg.query(dsn_, "SELECT count(*) FROM items WHERE id = " +
+                                           std::to_string(100 + i));
+      EXPECT_EQ(rows.at(0).at(0), outcomes[i].what == "ok" ? "1" : "0") << "writer " << i;
+    }
+    const auto label = pg.query(dsn_, "SELECT label FROM items WHERE id = 1");
+    EXPECT_EQ(label.at(0).at(0), "locked");
+    runs.push_back(outcomes);
+  }
+  std::vector<Outcome> expected(12, Outcome{"ok"});
+  expected[4] = expected[9] = Outcome{"service_unavailable"};
+  EXPECT_EQ(runs[0], expected) << "batched";
+  EXPECT_EQ(runs[1], expected) << "one caller per round trip";
+}
+
+// The backend freezes (SIGSTOP) while the second of three segments runs. The first was
+// committed and answers so; the second, a read, is 503; the third, a write sent but never
+// confirmed, is 504: it may have happened, and a caller must not be told it did not.
+TEST_F(PostgresPoolTest, FrozenServerMidBatchAnswersCommittedOkReadUnavailableWriteInDoubt) {
+  PoolOptions o = options(1);
+  o.operation_timeout = 400ms;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const int pid = co_await backend_pid(pool);
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    int finished = 0;
+    std::vector<Outcome> outcomes(3);
+    spawn_counted(
+        ex, 3,
+        [&](int i) -> asio::awaitable<void> {
+          if (i == 0) {
+            outcomes[i] = co_await outcome_of(pool.query(kWrite, {"1", "a"}, Clock::now() + 5s));
+          } else if (i == 1) {
+            outcomes[i] = co_await outcome_of(pool.query(kSleep, {"0.2"}, Clock::now() + 5s));
+          } else {
+            outcomes[i] = co_await outcome_of(pool.query(kWrite, {"3", "c"}, Clock::now() + 5s));
+          }
+        },
+        finished);
+    co_await sleep_for(20ms);
+    lease.release();
+    co_await sleep_for(100ms);  // segment 0 committed, segment 1 sleeping
+    ::kill(pid, SIGSTOP);
+    co_await until_finished(finished, 3);
+    ::kill(pid, SIGCONT);
+    EXPECT_EQ(outcomes[0], Outcome{"ok"});
+    EXPECT_EQ(outcomes[1], Outcome{"service_unavailable"});
+    EXPECT_EQ(outcomes[2], Outcome{"deadline_exceeded"});
+    EXPECT_EQ(pool.stats().batches, 1u);
+  });
+  const auto rows = userservice::testing::shared_pg().query(dsn_, "SELECT id FROM items ORDER BY id");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+}
+
+// A write queued in a batch behind a slow transaction: its caller gives up at its deadline
+// (504); when the server reaches it later, the deadline guard rolls it back instead of letting
+// it commit unseen.
+TEST_F(PostgresPoolTest, BatchedWriteReachedAfterItsDeadlineRollsBack) {
+  PoolOptions o = options(1);
+  o.deadline_guard = true;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    co_await userservice::postgres::migrate(pool, log_, Clock::now() + 30s);  // the guard
+    auto ex = co_await asio::this_coro::executor;
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    int finished = 0;
+    std::optional<Error> slow_error, late_error;
+    spawn_counted(
+        ex, 2,
+        [&](int i) -> asio::awaitable<void> {
+          if (i == 0) {
+            slow_error = co_await error_of(pool.query(kSleep, {"0.4"}, Clock::now() + 5s));
+          } else {
+            late_error = co_await error_of(pool.query(kWrite, {"7", "late"}, Clock::now() + 150ms));
+          }
+        },
+        finished);
+    co_await sleep_for(20ms);
+    lease.release();
+    co_await until_finished(finished, 2);
+    EXPECT_FALSE(slow_error.has_value());
+    CO_ASSERT_TRUE(late_error.has_value());
+    EXPECT_EQ(late_error->code(), ErrorCode::deadline_exceeded);
+    co_await sleep_for(400ms);  // the batch has read the guarded segment by now
+    Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
+    EXPECT_EQ(count.get(0, 0), "0");
   });
 }
 

@@ -404,20 +404,20 @@ constexpr Statement kLockLiveAccount{
     "command_lock_account",
     R"(SELECT user_id FROM "user".accounts WHERE user_id = $1 AND deleted_at IS NULL FOR UPDATE)"};
 constexpr Statement kExpireEntitlementForUser{"expire_entitlement_for_user",
-                                              kExpireEntitlementForUserSql.view()};
+                                              kExpireEntitlementForUserSql.view(), Access::write};
 constexpr Statement kExpireSanctionForUser{"expire_sanction_for_user",
-                                           kExpireSanctionForUserSql.view()};
-constexpr Statement kExpireLimitForUser{"expire_limit_for_user", kExpireLimitForUserSql.view()};
-constexpr Statement kSweepEntitlements{"sweep_entitlements", kSweepEntitlementsSql.view()};
-constexpr Statement kSweepSanctions{"sweep_sanctions", kSweepSanctionsSql.view()};
-constexpr Statement kSweepLimits{"sweep_limits", kSweepLimitsSql.view()};
-constexpr Statement kGrantEntitlement{"grant_entitlement", kGrantSql.view()};
-constexpr Statement kExtendEntitlement{"extend_entitlement", kExtendSql.view()};
-constexpr Statement kRevokeEntitlement{"revoke_entitlement", kRevokeSql.view()};
-constexpr Statement kApplySanction{"apply_sanction", kApplySanctionSql.view()};
-constexpr Statement kRemoveSanction{"remove_sanction", kRemoveSanctionSql.view()};
-constexpr Statement kSetLimit{"set_limit", kSetLimitSql.view()};
-constexpr Statement kRemoveLimit{"remove_limit", kRemoveLimitSql.view()};
+                                           kExpireSanctionForUserSql.view(), Access::write};
+constexpr Statement kExpireLimitForUser{"expire_limit_for_user", kExpireLimitForUserSql.view(), Access::write};
+constexpr Statement kSweepEntitlements{"sweep_entitlements", kSweepEntitlementsSql.view(), Access::write};
+constexpr Statement kSweepSanctions{"sweep_sanctions", kSweepSanctionsSql.view(), Access::write};
+constexpr Statement kSweepLimits{"sweep_limits", kSweepLimitsSql.view(), Access::write};
+constexpr Statement kGrantEntitlement{"grant_entitlement", kGrantSql.view(), Access::write};
+constexpr Statement kExtendEntitlement{"extend_entitlement", kExtendSql.view(), Access::write};
+constexpr Statement kRevokeEntitlement{"revoke_entitlement", kRevokeSql.view(), Access::write};
+constexpr Statement kApplySanction{"apply_sanction", kApplySanctionSql.view(), Access::write};
+constexpr Statement kRemoveSanction{"remove_sanction", kRemoveSanctionSql.view(), Access::write};
+constexpr Statement kSetLimit{"set_limit", kSetLimitSql.view(), Access::write};
+constexpr Statement kRemoveLimit{"remove_limit", kRemoveLimitSql.view(), Access::write};
 constexpr Statement kCommandAccountState{"command_account_state", kCommandAccountStateSql.view()};
 constexpr Statement kAccountKnown{
     "history_account_known", R"(SELECT EXISTS (SELECT 1 FROM "user".accounts WHERE user_id = $1))"};

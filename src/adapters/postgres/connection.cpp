@@ -220,12 +220,16 @@ void Connection::on_notice(void* self, const char* message) {
 
 void Connection::begin_op(OpLimit limit) {
   busy_ = true;
-  limit_ = limit;
   timed_out_ = false;
+  set_limit(limit);
+}
+
+// (Re)arms the operation timer. The timer cancels the socket wait in progress; the sequence
+// number ignores a late expiry that belongs to an earlier operation or an earlier limit.
+void Connection::set_limit(OpLimit limit) {
+  limit_ = limit;
   const std::uint64_t seq = ++op_seq_;
   timer_.expires_at(limit.at);
-  // The timer cancels the socket wait in progress; the sequence number ignores a late expiry
-  // that belongs to an earlier operation.
   timer_.async_wait([weak = weak_from_this(), seq](const boost::system::error_code& ec) {
     if (ec) return;
     auto self = weak.lock();
@@ -315,10 +319,11 @@ asio::awaitable<PGresult*> Connection::next_result() {
   co_return PQgetResult(conn_);
 }
 
-asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> queries, OpLimit limit,
+asio::awaitable<std::vector<Result>> Connection::run(std::span<const Query> queries,
+                                                     Clock::time_point deadline, Budget budget,
                                                      Instrumentation instr) {
-  Segment seg{queries, instr, {}, nullptr};
-  co_await run_batch(std::span<Segment>(&seg, 1), limit);
+  Segment seg{queries, instr, deadline};
+  co_await run_batch(std::span<Segment>(&seg, 1), budget);
   if (seg.error) std::rethrow_exception(seg.error);
   co_return std::move(seg.results);
 }
@@ -333,7 +338,42 @@ asio::awaitable<PGresult*> Connection::next_in_pipeline() {
   }
 }
 
-asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit limit) {
+namespace {
+
+constexpr Statement kDeadlineGuard{"userservice_deadline_guard",
+                                   R"(SELECT "user".deadline_guard($1::bigint))"};
+
+// The caller's steady-clock deadline as wall-clock microseconds, for the server-side guard.
+std::string wall_clock_us(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return std::to_string((now + left).count());
+}
+
+// When segment `seg` must have been read completely, its turn having begun at `start`.
+OpLimit segment_limit(const Segment& seg, Budget budget, Clock::time_point start) {
+  OpLimit limit{Clock::time_point::max(), false};
+  if (budget.operation_timeout > std::chrono::nanoseconds::zero()) {
+    const auto op = std::chrono::duration_cast<Clock::duration>(budget.operation_timeout);
+    limit.at = start + (seg.writes() ? 2 * op : op);
+  }
+  if ((budget.caller_deadline || limit.at == Clock::time_point::max()) &&
+      seg.deadline <= limit.at) {
+    limit = {seg.deadline, budget.caller_deadline};
+  }
+  return limit;
+}
+
+Error outcome_unknown(std::string detail) {
+  return Error(ErrorCode::deadline_exceeded,
+               "the database did not confirm the change in time; it may have been applied",
+               std::move(detail));
+}
+
+}  // namespace
+
+asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget budget) {
   auto self = shared_from_this();  // a timer or a Lease may outlive the caller's frame
   if (!conn_) throw unavailable("connection closed");
   if (busy_) throw std::logic_error("postgres connection used by two operations at once");
@@ -341,34 +381,42 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
   // Validate before sending anything so that a programming error leaves no half-sent
   // pipeline behind; collect the statements this connection has not prepared yet.
   std::vector<const Statement*> to_prepare;
+  const auto need = [&](const Statement& st) {
+    std::string_view known_sql;
+    if (const auto known = prepared_.find(st.name); known != prepared_.end()) {
+      known_sql = known->second;
+    } else {
+      const auto it = std::find_if(to_prepare.begin(), to_prepare.end(),
+                                   [&](const Statement* p) { return p->name == st.name; });
+      if (it == to_prepare.end()) {
+        to_prepare.push_back(&st);
+        return;
+      }
+      known_sql = (*it)->sql;
+    }
+    if (known_sql != st.sql) {
+      throw std::logic_error("two postgres statements share the name " + std::string(st.name));
+    }
+  };
   std::size_t total = 0;
   for (const Segment& seg : segments) {
+    if (seg.guard) need(kDeadlineGuard);
     for (const Query& q : seg.queries) {
       if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
       ++total;
-      const Statement& st = *q.statement;
-      std::string_view known_sql;
-      if (const auto known = prepared_.find(st.name); known != prepared_.end()) {
-        known_sql = known->second;
-      } else {
-        const auto it = std::find_if(to_prepare.begin(), to_prepare.end(),
-                                     [&](const Statement* p) { return p->name == st.name; });
-        if (it == to_prepare.end()) {
-          to_prepare.push_back(&st);
-          continue;
-        }
-        known_sql = (*it)->sql;
-      }
-      if (known_sql != st.sql) {
-        throw std::logic_error("two postgres statements share the name " + std::string(st.name));
-      }
+      need(*q.statement);
     }
   }
-  if (total == 0) co_return;
+  if (total == 0) {
+    for (Segment& seg : segments) {
+      if (seg.on_done) seg.on_done();
+    }
+    co_return;
+  }
 
-  begin_op(limit);
-  bool completed = false;
   const auto started = Clock::now();
+  begin_op(segment_limit(segments[0], budget, started));
+  bool completed = false;
   const std::uint64_t started_unix = telemetry::unix_nanos_now();
   std::vector<std::vector<char>> recorded(segments.size());
   for (std::size_t k = 0; k < segments.size(); ++k) {
@@ -402,6 +450,13 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
       seg.instr.tracer->end(std::move(span));
     }
   };
+  // Segments [0, finished) have their final outcome and were told so.
+  std::size_t finished = 0;
+  const auto finish = [&](std::size_t k) {
+    for (std::size_t i = 0; i < segments[k].queries.size(); ++i) record(k, i, false);
+    finished = k + 1;
+    if (segments[k].on_done) segments[k].on_done();
+  };
   ScopeExit guard([&] {
     for (std::size_t k = 0; k < segments.size(); ++k) {
       for (std::size_t i = 0; i < segments[k].queries.size(); ++i) record(k, i, false);
@@ -417,8 +472,12 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
   // A statement the server rejected at PREPARE: its executions report this error rather
   // than "prepared statement does not exist".
   std::vector<std::pair<std::string_view, SqlError>> prepare_errors;
+  // The server ended the session with an error of its own (shutdown, FATAL): whatever it had
+  // not confirmed yet was rolled back, not left in doubt.
+  bool server_ended = false;
   const auto rejected = [&](const PGresult* raw) {
     std::string detail = trimmed(PQresultErrorMessage(raw));
+    server_ended = !field(raw, PG_DIAG_SQLSTATE).empty();
     if (socket_ && PQstatus(conn_) == CONNECTION_BAD) {
       socket_->release();
       socket_.reset();
@@ -426,12 +485,14 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
     return unavailable(detail.empty() ? "connection lost" : detail);
   };
 
+  bool sent = false;  // from the first byte that may have left: outcomes are then in doubt
   try {
     // Wire order: each new statement's PREPARE in a section of its own (so that one bad
     // statement cannot abort the others), then each segment's executions closed by a Sync.
     // A Sync ends an implicit transaction and an error's abort, so segments (the requests
     // of a batch) cannot affect one another; all of it is one flush and one round trip.
     fresh_send_ = true;
+    sent = true;
     for (const Statement* st : to_prepare) {
       const std::string name(st->name);
       const std::string sql(st->sql);
@@ -440,6 +501,14 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
     }
     std::vector<const char*> values;
     for (const Segment& seg : segments) {
+      if (seg.guard) {
+        const std::string deadline_us = wall_clock_us(seg.deadline);
+        const char* v = deadline_us.c_str();
+        const std::string name(kDeadlineGuard.name);
+        if (PQsendQueryPrepared(conn_, name.c_str(), 1, &v, nullptr, nullptr, 0) == 0) {
+          fail("send");
+        }
+      }
       for (const Query& q : seg.queries) {
         values.clear();
         for (const Param& p : q.params) values.push_back(p ? p->c_str() : nullptr);
@@ -470,16 +539,35 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
 
     for (std::size_t k = 0; k < segments.size(); ++k) {
       Segment& seg = segments[k];
+      // Each segment's own budget starts when its turn comes, not when the batch was sent.
+      if (k > 0 || !to_prepare.empty()) set_limit(segment_limit(seg, budget, Clock::now()));
       std::optional<SqlError> error;
       bool server_timeout = false;
+      bool deadline_passed = false;
+      const std::size_t extra = seg.guard ? 1 : 0;
       std::size_t next = 0;
       for (;;) {
         PGresult* raw = co_await next_in_pipeline();
         Result res(raw);
         const ExecStatusType status = PQresultStatus(raw);
         if (status == PGRES_PIPELINE_SYNC) break;
-        if (next >= seg.queries.size()) fail("unexpected pipeline result");
-        const std::size_t i = next++;
+        if (next >= seg.queries.size() + extra) fail("unexpected pipeline result");
+        const std::size_t n = next++;
+        if (n < extra) {  // the deadline guard
+          if (status == PGRES_FATAL_ERROR) {
+            if (connection_level(raw, conn_)) throw rejected(raw);
+            if (field(raw, PG_DIAG_SQLSTATE) == kDeadlinePassedState) {
+              deadline_passed = true;
+            } else if (!error) {
+              error = make_sql_error(raw, kDeadlineGuard.name);
+            }
+          } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
+                     status != PGRES_PIPELINE_ABORTED) {
+            fail(std::string("unexpected result status ") + PQresStatus(status));
+          }
+          continue;
+        }
+        const std::size_t i = n - extra;
         const Statement& st = *seg.queries[i].statement;
         switch (status) {
           case PGRES_COMMAND_OK:
@@ -505,11 +593,16 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
             fail(std::string("unexpected result status ") + PQresStatus(status));
         }
       }
-      if (next != seg.queries.size()) fail("missing pipeline results");
+      if (next != seg.queries.size() + extra) fail("missing pipeline results");
       const RequestContext* ctx = seg.instr.ctx;
-      if (server_timeout) {
-        // The server cancelled a statement at statement_timeout (= operation timeout): same
-        // outcome as our own timer for this segment, and the connection is not reused.
+      if (deadline_passed) {
+        // The server reached this caller's transaction only after its deadline: rolled back.
+        seg.error = std::make_exception_ptr(Error(ErrorCode::deadline_exceeded,
+                                                  "request deadline exceeded",
+                                                  "rolled back by the deadline guard"));
+      } else if (server_timeout) {
+        // The server cancelled a statement at statement_timeout (= operation timeout): the
+        // transaction rolled back; the connection is not reused.
         discard_ = true;
         log_.warn("postgres statement timeout",
                   {{"pool", pool_name_},
@@ -528,18 +621,38 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, OpLimit
                                                    {"trace_id", ctx ? ctx->trace_id : ""}});
         seg.error = std::make_exception_ptr(*error);
       }
+      finish(k);
     }
   } catch (const Error& e) {
-    for (const Segment& seg : segments) {
-      if (seg.queries.empty()) continue;
+    // The connection failed (timeout, loss, server shutdown) while segment `finished` was being
+    // read. Segments already read keep their outcome; for the rest, say what is known.
+    for (std::size_t k = finished; k < segments.size(); ++k) {
+      Segment& seg = segments[k];
       const RequestContext* ctx = seg.instr.ctx;
-      log_.warn("postgres query failed", {{"pool", pool_name_},
-                                          {"statement", seg.queries[0].statement->name},
-                                          {"error", e.detail().empty() ? e.message() : e.detail()},
-                                          {"request_id", ctx ? ctx->request_id : ""},
-                                          {"trace_id", ctx ? ctx->trace_id : ""}});
+      if (k == finished && e.code() == ErrorCode::deadline_exceeded) {
+        seg.error = std::make_exception_ptr(e);  // the single caller's own deadline
+      } else if (sent && !server_ended && seg.writes()) {
+        // Sent, neither confirmed nor rejected: it may have committed.
+        log_.warn("postgres write outcome unknown",
+                  {{"pool", pool_name_},
+                   {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
+                   {"error", e.detail().empty() ? e.message() : e.detail()},
+                   {"request_id", ctx ? ctx->request_id : ""},
+                   {"trace_id", ctx ? ctx->trace_id : ""}});
+        seg.error = std::make_exception_ptr(outcome_unknown(e.detail()));
+      } else {
+        log_.warn("postgres query failed",
+                  {{"pool", pool_name_},
+                   {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
+                   {"error", e.detail().empty() ? e.message() : e.detail()},
+                   {"request_id", ctx ? ctx->request_id : ""},
+                   {"trace_id", ctx ? ctx->trace_id : ""}});
+        seg.error = std::make_exception_ptr(
+            e.code() == ErrorCode::deadline_exceeded ? unavailable(e.detail()) : e);
+      }
+      finish(k);
     }
-    throw;
+    co_return;
   }
   completed = true;
 }

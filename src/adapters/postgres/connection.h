@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -61,14 +62,41 @@ struct ConnectParams {
 ConnectParams make_connect_params(const std::string& dsn,
                                   std::chrono::nanoseconds statement_timeout);
 
-// One caller's statements inside a batch (Connection::run_batch): its own implicit
-// transaction, results and error.
+// How long one segment of a run may take once its turn comes (the previous segment's Sync
+// was read, or the pipeline was sent): `operation_timeout` for a read, twice that for a write
+// (the server's statement_timeout, equal to operation_timeout, normally answers first with a
+// definite rollback). A single caller's deadline also ends its wait; in a batch each caller
+// stops waiting on its own and the batch reads on.
+struct Budget {
+  std::chrono::nanoseconds operation_timeout{0};  // <= 0: none
+  bool caller_deadline = true;
+};
+
+// One caller's statements inside a run: its own implicit transaction (its own Sync), results
+// and error.
 struct Segment {
   std::span<const Query> queries;
   Instrumentation instr;
+  Clock::time_point deadline = Clock::time_point::max();  // the caller's
+  // Queued behind other segments: run the deadline guard first, so that a segment the server
+  // only reaches after its caller's deadline rolls back instead of committing unseen.
+  bool guard = false;
   std::vector<Result> results;  // one per query, filled when the segment succeeded
   std::exception_ptr error;     // SqlError or domain::Error of this segment only
+  // Called once, as soon as the segment's outcome is final: its Sync was read, or the
+  // connection failed before that.
+  std::function<void()> on_done;
+
+  bool writes() const noexcept {
+    for (const Query& q : queries) {
+      if (q.statement != nullptr && q.statement->access == Access::write) return true;
+    }
+    return false;
+  }
 };
+
+// SQLSTATE raised by "user".deadline_guard (migrations/0005).
+inline constexpr std::string_view kDeadlinePassedState = "UD001";
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -89,18 +117,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                                                   std::string pool_name);
 
   // Sends every query (preparing statements this connection has not seen yet) plus one
-  // PQpipelineSync, then reads all results. Throws SqlError for a server-rejected statement
-  // (connection stays usable), domain::Error for timeouts and connection failures, and
+  // PQpipelineSync, then reads all results, bounded by `deadline` and the budget. Throws
+  // SqlError for a server-rejected statement (connection stays usable), domain::Error for
+  // timeouts and connection failures (see pool.h for which code means what), and
   // system_error(operation_aborted) when cancelled; after the latter two the connection is
   // closed.
-  boost::asio::awaitable<std::vector<Result>> run(std::span<const Query> queries, OpLimit limit,
+  boost::asio::awaitable<std::vector<Result>> run(std::span<const Query> queries,
+                                                  Clock::time_point deadline, Budget budget,
                                                   Instrumentation instr);
 
-  // Several callers' statements in one round trip: each segment followed by its own Sync,
-  // so each is its own implicit transaction and an error in one leaves the others alone
-  // (reported in Segment::error). Throws like run() for failures of the whole connection
-  // (timeouts, connection loss, cancellation), which close it.
-  boost::asio::awaitable<void> run_batch(std::span<Segment> segments, OpLimit limit);
+  // Several callers' statements in one round trip: each segment followed by its own Sync, so
+  // each is its own implicit transaction and an error in one leaves the others alone. Every
+  // outcome lands in its Segment (error or results) the moment it is known, so a segment
+  // whose Sync was read keeps its own result whatever happens to later ones. A failure of
+  // the connection closes it and fails only the segments not read yet. Throws only for
+  // programming errors and (single caller) cancellation.
+  boost::asio::awaitable<void> run_batch(std::span<Segment> segments, Budget budget);
 
   // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
   boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);
@@ -125,6 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<PGresult*> next_in_pipeline();
   boost::asio::awaitable<void> expect_sync();
   void begin_op(OpLimit limit);
+  void set_limit(OpLimit limit);
   void end_op() noexcept;
   void check_socket();
   [[noreturn]] void fail(std::string_view what);

@@ -309,14 +309,22 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
   std::vector<std::shared_ptr<Waiter>> batch;
   try {
     batch.reserve(static_cast<std::size_t>(share));
+    const auto now = Clock::now();
     while (!waiters.empty() && waiters.front()->job && static_cast<int>(batch.size()) < share) {
       auto w = std::move(waiters.front());
       waiters.pop_front();
       w->queued = false;
+      if (w->deadline <= now) {
+        // Its caller is answering already: never send statements nobody waits for. It wakes
+        // with "pool exhausted" (nothing was sent).
+        w->timer.cancel();
+        continue;
+      }
       w->in_batch = true;
-      w->batched_at = Clock::now();
+      w->batched_at = now;
       batch.push_back(std::move(w));
     }
+    if (batch.empty()) return release(std::move(c));
     ++batches;
     batched_calls += batch.size();
     asio::co_spawn(ex, run_batch(shared_from_this(), std::move(c), std::move(batch)),
@@ -335,31 +343,43 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
 asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
                                            std::shared_ptr<Connection> c,
                                            std::vector<std::shared_ptr<Waiter>> batch) {
-  std::vector<Segment> segments;
-  segments.reserve(batch.size());
-  Clock::time_point latest = Clock::time_point::min();
-  for (const auto& w : batch) {
-    segments.push_back(Segment{w->queries,
-                               Instrumentation{self->metrics, self->tracer,
-                                               w->ctx ? &*w->ctx : nullptr, self->opts.name},
-                               {},
-                               nullptr});
-    latest = std::max(latest, w->deadline);
-  }
-  std::exception_ptr failed;
-  try {
-    // Bounded like one operation of the most patient caller; each caller also stops waiting
-    // at its own deadline.
-    co_await c->run_batch(segments, self->limit_for(latest));
-  } catch (...) {
-    failed = std::current_exception();
-  }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    Waiter& w = *batch[i];
-    w.error = failed ? failed : segments[i].error;
-    if (!w.error) w.results = std::move(segments[i].results);
+  // Each caller is answered the moment its own Sync is read (Segment::on_done), with its own
+  // outcome: a later segment that is stuck or breaks the connection cannot turn a committed
+  // write into an error. Each segment is bounded by the operation timeout from its own turn,
+  // not by one budget for the whole batch.
+  const auto answer = [](Waiter& w, Segment& seg) {
+    if (w.done) return;
+    w.error = seg.error;
+    if (!w.error) w.results = std::move(seg.results);
     w.done = true;
     w.timer.cancel();
+  };
+  std::vector<Segment> segments;
+  segments.reserve(batch.size());
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    Waiter& w = *batch[k];
+    Segment seg{w.queries,
+                Instrumentation{self->metrics, self->tracer, w.ctx ? &*w.ctx : nullptr,
+                                self->opts.name},
+                w.deadline};
+    // Behind another caller's transaction, a write could reach the server after its caller
+    // gave up: the guard rolls it back then instead of letting it commit unseen.
+    seg.guard = self->opts.deadline_guard && k > 0 && seg.writes();
+    segments.push_back(std::move(seg));
+  }
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    segments[k].on_done = [&answer, &w = *batch[k], &seg = segments[k]] { answer(w, seg); };
+  }
+  try {
+    co_await c->run_batch(segments, Budget{self->opts.operation_timeout, false});
+  } catch (...) {  // a programming error: whoever has no outcome yet gets it
+    const auto failed = std::current_exception();
+    for (auto& w : batch) {
+      if (w->done) continue;
+      w->error = failed;
+      w->done = true;
+      w->timer.cancel();
+    }
   }
   self->release(std::move(c));
 }
@@ -477,7 +497,8 @@ asio::awaitable<std::vector<Result>> Lease::run(std::vector<Query> queries,
     throw Error(ErrorCode::service_unavailable, "database unavailable", "connection closed");
   }
   detail::Instrumentation instr{pool->metrics, pool->tracer, ctx, pool->opts.name};
-  co_return co_await conn->run(queries, pool->limit_for(deadline), instr);
+  co_return co_await conn->run(queries, deadline, detail::Budget{pool->opts.operation_timeout, true},
+                               instr);
 }
 
 asio::awaitable<std::vector<Result>> Lease::execute(std::string sql, Clock::time_point deadline) {

@@ -6,10 +6,17 @@
 //   constexpr Statement kSelectAccount{"select_account", "SELECT ... WHERE user_id = $1"};
 //   Result r = co_await pool.query(kSelectAccount, {user_id}, ctx.deadline);
 //
-// Errors: domain::Error(service_unavailable) when the database cannot be reached, the pool is
-// exhausted until the deadline or one operation exceeds `operation_timeout`;
-// domain::Error(deadline_exceeded) when the request deadline passes while a statement runs;
-// SqlError when the server rejects a statement (the connection stays usable).
+// Errors say whether a write may have happened (docs/architecture.md, "What an error says
+// about a write"):
+// - domain::Error(service_unavailable): nothing was committed — the database could not be
+//   reached, the pool stayed exhausted until the deadline, or the server rolled the
+//   transaction back (statement timeout, shutdown). Reads also get it when the database
+//   stops answering within `operation_timeout`.
+// - domain::Error(deadline_exceeded): the outcome is unknown — the request deadline passed
+//   while statements were in flight, or a statement that writes (Statement::access) was sent
+//   and the database never confirmed or rejected it.
+// - SqlError: the server rejected a statement (the transaction rolled back; the connection
+//   stays usable).
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -35,11 +42,17 @@ class Tracer;
 
 namespace userservice::postgres {
 
+// Whether a statement changes data. A write whose outcome the pool cannot learn (sent, then
+// the connection broke or went silent) is answered deadline_exceeded ("may have happened"),
+// a read in the same situation service_unavailable.
+enum class Access { read, write };
+
 // A named SQL statement, prepared once per connection under `name` on first use. Declare them
 // as constexpr constants; the name is also the metric label.
 struct Statement {
   std::string_view name;
   std::string_view sql;
+  Access access = Access::read;
 };
 
 // A text-format parameter; nullopt is SQL NULL.
@@ -131,6 +144,10 @@ struct PoolOptions {
   // queue (up to this many) share the next free connection's round trip, each in its own
   // implicit transaction. 1 turns batching off.
   int max_batch = 16;
+  // Batched writes queued behind another caller's transaction first call
+  // "user".deadline_guard (migrations/0005), so that one the server reaches after its caller's
+  // deadline rolls back instead of committing unseen. Needs the migrated schema.
+  bool deadline_guard = false;
 };
 
 struct PoolStats {

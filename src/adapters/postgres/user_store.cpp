@@ -79,7 +79,7 @@ constexpr Statement kEnsureAccount{
                 NULLIF($8, '')
            FROM ins
        )
-       SELECT user_id FROM ins)"};
+       SELECT user_id FROM ins)", Access::write};
 
 // Self-service writes lock the account row first: concurrent changes of one user
 // serialise there, so "previous" values and outbox order are those of commit order.
@@ -107,7 +107,7 @@ constexpr Statement kUpdateUserName{
                 NULLIF($5, '')
            FROM upd
        )
-       SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM denied), (SELECT count(*) FROM upd))"};
+       SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM denied), (SELECT count(*) FROM upd))", Access::write};
 
 constexpr Statement kUpdateSettings{
     "update_settings",
@@ -141,7 +141,7 @@ constexpr Statement kUpdateSettings{
                 NULLIF($6, '')
            FROM upd
        )
-       SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM denied), (SELECT count(*) FROM upd))"};
+       SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM denied), (SELECT count(*) FROM upd))", Access::write};
 
 constexpr Statement kSetDeclaredCountry{
     "set_declared_country",
@@ -164,7 +164,7 @@ constexpr Statement kSetDeclaredCountry{
        )
        SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM upd),
               coalesce((SELECT "user".epoch_us(updated_at) FROM upd),
-                       (SELECT "user".epoch_us(updated_at) FROM acc)))"};
+                       (SELECT "user".epoch_us(updated_at) FROM acc)))", Access::write};
 
 // Idempotent: a deleted account keeps its first deleted_at and gets no second event.
 constexpr Statement kSoftDelete{
@@ -190,14 +190,14 @@ constexpr Statement kSoftDelete{
        )
        SELECT (SELECT count(*) FROM acc),
               coalesce((SELECT "user".epoch_us(deleted_at) FROM upd),
-                       (SELECT "user".epoch_us(deleted_at) FROM acc)))"};
+                       (SELECT "user".epoch_us(deleted_at) FROM acc)))", Access::write};
 
 constexpr Statement kInsertBlockedEmail{
     "insert_blocked_email",
     R"(INSERT INTO "user".blocked_emails (email, reason_code, actor_type, actor_id, blocked_at)
        VALUES ($1, $2, $3, $4, "user".from_epoch_us($5))
        ON CONFLICT (email) DO NOTHING
-       RETURNING email)"};
+       RETURNING email)", Access::write};
 
 constexpr Statement kSelectBlockedEmail{
     "select_blocked_email",
@@ -205,7 +205,7 @@ constexpr Statement kSelectBlockedEmail{
         WHERE email = $1)"};
 
 constexpr Statement kDeleteBlockedEmail{
-    "delete_blocked_email", R"(DELETE FROM "user".blocked_emails WHERE email = $1 RETURNING 1)"};
+    "delete_blocked_email", R"(DELETE FROM "user".blocked_emails WHERE email = $1 RETURNING 1)", Access::write};
 
 }  // namespace sql
 
