@@ -52,7 +52,8 @@ PATHS = [
     HotPath("ensure_new", "ensure by email, new account", "POST /users/ensure-by-email", "write",
             [("ensure_account", ["new_email"] + ENSURE), ("email_facts", ["new_email"])]),
     HotPath("settings_patch", "settings patch", "PATCH /users/{id}/settings", "write",
-            [("update_settings", ["uid", "lang", "tz", "now_us", "new_evt", "traceparent"]),
+            [("lock_live_account", ["uid"]),
+             ("update_settings", ["uid", "lang", "tz", "now_us", "new_evt", "traceparent"]),
              ("account_state_by_id", ["uid"])]),
 ]
 

@@ -45,6 +45,15 @@ constexpr SqlText<A + B - 1> concat(const char (&a)[A], const char (&b)[B]) {
 
 }  // namespace sql
 
+// Writers of one user's state lock the account row in a statement of its own, first: in READ
+// COMMITTED each later statement of the transaction then takes its snapshot after the lock
+// was granted, so it sees everything the previous holder committed (a sanction applied while
+// this writer waited, say). A row lock inside the same statement would not: that statement's
+// snapshot predates the wait.
+inline constexpr Statement kLockLiveAccount{
+    "lock_live_account",
+    R"(SELECT user_id FROM "user".accounts WHERE user_id = $1 AND deleted_at IS NULL FOR UPDATE)"};
+
 // Timestamps cross the boundary as microseconds since the epoch ("user".epoch_us /
 // "user".from_epoch_us in migrations/0001_init.sql): exact both ways, cheap to parse.
 std::int64_t to_int(std::string_view s);

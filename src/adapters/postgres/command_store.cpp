@@ -400,9 +400,6 @@ constexpr char kLimitHistorySql[] =
 
 }  // namespace
 
-constexpr Statement kLockLiveAccount{
-    "command_lock_account",
-    R"(SELECT user_id FROM "user".accounts WHERE user_id = $1 AND deleted_at IS NULL FOR UPDATE)"};
 constexpr Statement kExpireEntitlementForUser{"expire_entitlement_for_user",
                                               kExpireEntitlementForUserSql.view(), Access::write};
 constexpr Statement kExpireSanctionForUser{"expire_sanction_for_user",
@@ -489,7 +486,7 @@ boost::asio::awaitable<CommandResult> run_command(Pool& pool, const RequestConte
                                                   std::string_view user_id, const Query& expire,
                                                   const Query& command) {
   std::vector<Query> queries;
-  queries.push_back({&sql::kLockLiveAccount, Params{std::string(user_id)}});
+  queries.push_back({&kLockLiveAccount, Params{std::string(user_id)}});
   queries.push_back(expire);
   queries.push_back(command);
   queries.push_back({&sql::kCommandAccountState, Params{std::string(user_id)}});

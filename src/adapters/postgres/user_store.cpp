@@ -81,8 +81,11 @@ constexpr Statement kEnsureAccount{
        )
        SELECT user_id FROM ins)", Access::write};
 
-// Self-service writes lock the account row first: concurrent changes of one user
-// serialise there, so "previous" values and outbox order are those of commit order.
+// Self-service writes run after kLockLiveAccount (its own statement, pipelined first), so the
+// profile_update_block check below sees a block committed while the patch waited for the
+// row lock; concurrent changes of one user serialise there, so "previous" values and outbox
+// order are those of commit order. (FOR UPDATE is repeated: the row is locked already, and it
+// makes the CTE read the newest row version.)
 constexpr Statement kUpdateUserName{
     "update_user_name",
     R"(WITH acc AS (
@@ -326,6 +329,7 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_user_name(
     const RequestContext& ctx, std::string_view user_id, std::string_view user_name,
     const services::EventStamp& event) {
   std::vector<Query> queries;
+  queries.push_back({&kLockLiveAccount, Params{std::string(user_id)}});
   queries.push_back({&sql::kUpdateUserName,
                      Params{std::string(user_id), std::string(user_name),
                             us_param(event.occurred_at), event.event_id, event.traceparent}});
@@ -337,8 +341,8 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_user_name(
     rethrow_translated(e);
   }
   services::UpdateResult out;
-  out.status = decode_update_status(results.at(0));
-  if (out.status != UpdateStatus::not_found) out.state = first_account(results.at(1));
+  out.status = decode_update_status(results.at(1));
+  if (out.status != UpdateStatus::not_found) out.state = first_account(results.at(2));
   co_return out;
 }
 
@@ -346,14 +350,15 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_settings(
     const RequestContext& ctx, std::string_view user_id, const services::SettingsChange& change,
     const services::EventStamp& event) {
   std::vector<Query> queries;
+  queries.push_back({&kLockLiveAccount, Params{std::string(user_id)}});
   queries.push_back({&sql::kUpdateSettings,
                      Params{std::string(user_id), change.preferred_language, change.time_zone,
                             us_param(event.occurred_at), event.event_id, event.traceparent}});
   queries.push_back({&sql::kAccountStateById, Params{std::string(user_id)}});
   std::vector<Result> results = co_await primary_.pipeline(std::move(queries), ctx);
   services::UpdateResult out;
-  out.status = decode_update_status(results.at(0));
-  if (out.status != UpdateStatus::not_found) out.state = first_account(results.at(1));
+  out.status = decode_update_status(results.at(1));
+  if (out.status != UpdateStatus::not_found) out.state = first_account(results.at(2));
   co_return out;
 }
 
