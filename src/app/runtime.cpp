@@ -17,6 +17,7 @@
 #include "adapters/http/server.h"
 #include "adapters/postgres/migrations.h"
 #include "adapters/postgres/command_store.h"
+#include "adapters/postgres/idempotency_store.h"
 #include "adapters/postgres/listing_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/user_store.h"
@@ -84,6 +85,7 @@ struct Runtime::Impl {
   // USERSERVICE_POSTGRES_REPLICA_DSNS, in order: read-only admin listing (api.md §11).
   std::vector<std::unique_ptr<postgres::Pool>> replicas;
   std::unique_ptr<postgres::PgUserStore> store;
+  std::unique_ptr<postgres::PgIdempotencyStore> keys;
   std::optional<redis::StreamPublisher> domain_events;
   std::optional<redis::StreamPublisher> lifecycle_events;
   std::unique_ptr<services::AccountService> accounts;
@@ -177,8 +179,9 @@ asio::awaitable<void> Runtime::Impl::start() {
     }
   }
 
-  // 3. The user store.
+  // 3. The user store (and the stored answers of Idempotency-Key requests).
   store = std::make_unique<postgres::PgUserStore>(*primary);
+  keys = std::make_unique<postgres::PgIdempotencyStore>(*primary, cfg.idempotency_key_ttl);
 
   // 4. Two stream publishers (stream name + trim length); the relay sends through them.
   domain_events.emplace(cfg.redis.domain_events_stream, cfg.redis.domain_events_max_len);
@@ -187,15 +190,15 @@ asio::awaitable<void> Runtime::Impl::start() {
   // 5. Application services and the internal router.
   accounts = std::make_unique<services::AccountService>(
       *store, random, [] { return std::chrono::system_clock::now(); });
-  http::register_auth_routes(internal_router, *accounts);
+  http::register_auth_routes(internal_router, *accounts, *keys);
   http::register_gateway_routes(internal_router, *accounts);
   http::register_geo_routes(internal_router, *accounts);
   http::register_lobby_routes(internal_router, *accounts);
-  http::register_admin_account_routes(internal_router, *accounts);
+  http::register_admin_account_routes(internal_router, *accounts, *keys);
   command_store = std::make_unique<postgres::PgCommandStore>(*primary);
   commands = std::make_unique<services::AdminCommandService>(
       *command_store, random, [] { return std::chrono::system_clock::now(); });
-  http::register_admin_command_routes(internal_router, *commands);
+  http::register_admin_command_routes(internal_router, *commands, *keys);
   // The listing reads from the replicas when there are any (one walk stays on one), else
   // from the primary.
   std::vector<postgres::Pool*> listing_pools;
@@ -238,7 +241,8 @@ asio::awaitable<void> Runtime::Impl::start() {
   sweeper = std::make_unique<services::ExpirySweeper>(
       io.get_executor(), *command_store, random, [] { return std::chrono::system_clock::now(); },
       log,
-      services::ExpirySweeperOptions{.interval = cfg.expiry_sweep_interval, .metrics = &metrics});
+      services::ExpirySweeperOptions{
+          .interval = cfg.expiry_sweep_interval, .metrics = &metrics, .keys = keys.get()});
   sweeper->start();
 
   // 7. The outbox relay, on its own thread with its own connections: it never blocks the

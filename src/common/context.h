@@ -7,6 +7,10 @@ namespace userservice {
 
 using Clock = std::chrono::steady_clock;
 
+// An explicit database transaction the request's statements join (Idempotency-Key requests);
+// defined by the PostgreSQL adapter (adapters/postgres/pool.h), opaque everywhere else.
+class DbTransaction;
+
 struct RequestContext {
   std::string request_id;
   std::string trace_id;        // 32 lowercase hex, W3C; empty when none
@@ -15,6 +19,8 @@ struct RequestContext {
   unsigned trace_flags = 1;    // from traceparent (sampled by default)
   std::string trace_state;     // W3C tracestate, kept as received
   Clock::time_point deadline;  // USERSERVICE_INTERNAL_HTTP_REQUEST_TIMEOUT after arrival
+  // Null: every store call is its own transaction. Not owned.
+  DbTransaction* transaction = nullptr;
 };
 
 // "00-<trace_id>-<span_id>-<flags>" naming the request's server span; "" without a trace.

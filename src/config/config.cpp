@@ -353,6 +353,12 @@ Config load(const Getenv& getenv) {
   r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
+  r.duration("USERSERVICE_IDEMPOTENCY_KEY_TTL", c.idempotency_key_ttl);
+  if (c.idempotency_key_ttl < 24h || c.idempotency_key_ttl > 720h) {
+    throw ConfigError("USERSERVICE_IDEMPOTENCY_KEY_TTL",
+                      "must be between 24h and 720h, got " +
+                          format_go_duration(c.idempotency_key_ttl));
+  }
 
   // Telemetry (OpenTelemetry environment variables).
   r.string("OTEL_SERVICE_NAME", c.telemetry.service_name);

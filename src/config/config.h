@@ -107,6 +107,9 @@ struct Config {
   RedisConfig redis;
   PostgresConfig postgres;
   Duration expiry_sweep_interval = 30s;
+  // How long a stored Idempotency-Key answer is replayed (docs/api.md); 24h to 720h. The
+  // sweeper deletes keys past it.
+  Duration idempotency_key_ttl = 24h;
   TelemetryConfig telemetry;
 };
 

@@ -125,6 +125,19 @@ asio::awaitable<int> ExpirySweeper::sweep_once() {
       if (n < options_.batch_size) break;
     }
   }
+  if (options_.keys != nullptr) {
+    for (int purged = 0;;) {
+      if (stopping_) break;
+      RequestContext ctx;
+      ctx.deadline = Clock::now() + options_.batch_timeout;
+      const int n = co_await options_.keys->purge_expired(ctx, options_.key_batch_size);
+      purged += n;
+      if (n < options_.key_batch_size) {
+        if (purged > 0) log_.info("purged idempotency keys", {{"count", purged}});
+        break;
+      }
+    }
+  }
   co_return total;
 }
 

@@ -16,6 +16,7 @@
 #include "domain/random.h"
 #include "domain/time.h"
 #include "services/command_store.h"
+#include "services/idempotency.h"
 
 namespace userservice::telemetry {
 class Logger;
@@ -37,6 +38,10 @@ struct ExpirySweeperOptions {
   // Bound on one batch statement (the pool's operation timeout applies too).
   std::chrono::nanoseconds batch_timeout = std::chrono::seconds(10);
   telemetry::Metrics* metrics = nullptr;  // passes and expired items; null: not counted
+  // Idempotency-Key answers past their time to live are deleted too, in batches of
+  // `key_batch_size`; null: not swept.
+  IdempotencyStore* keys = nullptr;
+  int key_batch_size = 1000;
 };
 
 class ExpirySweeper {

@@ -201,6 +201,9 @@ TEST(Config, MalformedValuesNameTheirVariable) {
       {"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "0"},
       {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "-2"},
       {"USERSERVICE_POSTGRES_MAX_BATCH", "0"},
+      {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "1h"},
+      {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "721h"},
+      {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "1d"},
       {"OTEL_TRACES_EXPORTER", "jaeger"},
       {"OTEL_METRICS_EXPORTER", "prometheus"},
       {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
@@ -215,6 +218,15 @@ TEST(Config, MalformedValuesNameTheirVariable) {
     env.vars[name] = value;
     EXPECT_EQ(env.failing_variable(), name) << name << "=" << value;
   }
+}
+
+TEST(Config, IdempotencyKeysLiveADayByDefaultAndAtLeastADay) {
+  EXPECT_EQ(Env{}.load().idempotency_key_ttl, 24h);
+  Env env;
+  env.vars["USERSERVICE_IDEMPOTENCY_KEY_TTL"] = "168h";
+  EXPECT_EQ(env.load().idempotency_key_ttl, 168h);
+  env.vars["USERSERVICE_IDEMPOTENCY_KEY_TTL"] = "23h59m";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_IDEMPOTENCY_KEY_TTL");
 }
 
 TEST(Config, IdleConnectionsDefaultToOpenConnections) {

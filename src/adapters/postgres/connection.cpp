@@ -401,6 +401,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
   std::size_t total = 0;
   for (const Segment& seg : segments) {
     if (seg.guard) need(kDeadlineGuard);
+    for (const Statement* st : seg.prepare_also) need(*st);
     for (const Query& q : seg.queries) {
       if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
       ++total;

@@ -81,13 +81,21 @@ struct Segment {
   // Queued behind other segments: run the deadline guard first, so that a segment the server
   // only reaches after its caller's deadline rolls back instead of committing unseen.
   bool guard = false;
-  std::vector<Result> results;  // one per query, filled when the segment succeeded
+  // Its Sync can commit a change. False inside an explicit transaction before COMMIT: a
+  // failure there is a rollback, never a write in doubt.
+  bool commits = true;
+  // Prepared (if new) with the other statements but not executed: what an explicit
+  // transaction may need after a failure, when the server refuses to parse anything but
+  // ROLLBACK.
+  std::span<const Statement* const> prepare_also;
+  std::vector<Result> results;  // one per query; those that ran are set even when a later one failed
   std::exception_ptr error;     // SqlError or domain::Error of this segment only
   // Called once, as soon as the segment's outcome is final: its Sync was read, or the
   // connection failed before that.
   std::function<void()> on_done;
 
   bool writes() const noexcept {
+    if (!commits) return false;
     for (const Query& q : queries) {
       if (q.statement != nullptr && q.statement->access == Access::write) return true;
     }

@@ -501,6 +501,20 @@ asio::awaitable<std::vector<Result>> Lease::run(std::vector<Query> queries,
                                instr);
 }
 
+asio::awaitable<void> Lease::run_segment(detail::Segment& segment) {
+  auto pool = pool_;
+  auto conn = conn_;
+  if (!conn) throw std::logic_error("postgres Lease used after release");
+  if (conn->closed()) {
+    throw Error(ErrorCode::service_unavailable, "database unavailable", "connection closed");
+  }
+  segment.instr.metrics = pool->metrics;
+  segment.instr.tracer = pool->tracer;
+  segment.instr.pool_name = pool->opts.name;
+  co_await conn->run_batch(std::span<detail::Segment>(&segment, 1),
+                           detail::Budget{pool->opts.operation_timeout, true});
+}
+
 asio::awaitable<std::vector<Result>> Lease::execute(std::string sql, Clock::time_point deadline) {
   auto conn = conn_;
   if (!conn) throw std::logic_error("postgres Lease used after release");
@@ -558,6 +572,9 @@ asio::awaitable<std::vector<Result>> Pool::run(std::vector<Query> queries,
   if (Clock::now() >= deadline) {
     throw Error(ErrorCode::deadline_exceeded, "request deadline exceeded");
   }
+  if (ctx != nullptr && ctx->transaction != nullptr && &ctx->transaction->pool_ == this) {
+    co_return co_await ctx->transaction->run(std::move(queries), deadline, ctx, false);
+  }
   std::shared_ptr<detail::Waiter> job;
   if (state->must_queue()) {
     // Will have to wait: queue with the statements, so that they can join a batch.
@@ -603,3 +620,114 @@ const PoolOptions& Pool::options() const { return state_->opts; }
 void Pool::set_tracer(const telemetry::Tracer* tracer) { state_->tracer = tracer; }
 
 }  // namespace userservice::postgres
+
+// --- DbTransaction ---
+
+namespace userservice {
+
+namespace asio = boost::asio;
+using domain::Error;
+using domain::ErrorCode;
+
+namespace {
+
+constexpr postgres::Statement kBegin{"userservice_begin", "BEGIN"};
+constexpr postgres::Statement kCommit{"userservice_commit", "COMMIT", postgres::Access::write};
+constexpr postgres::Statement kRollback{"userservice_rollback", "ROLLBACK"};
+
+}  // namespace
+
+DbTransaction::DbTransaction(postgres::Pool& pool, std::vector<postgres::Query> prologue,
+                             std::vector<const postgres::Statement*> later)
+    : pool_(pool), prologue_(std::move(prologue)), later_(std::move(later)) {
+  later_.push_back(&kCommit);
+  later_.push_back(&kRollback);
+}
+
+// The Lease goes back to the pool; a connection still inside the transaction is closed rather
+// than reused, which makes the server roll back.
+DbTransaction::~DbTransaction() = default;
+
+asio::awaitable<std::vector<postgres::Result>> DbTransaction::run(
+    std::vector<postgres::Query> queries, Clock::time_point deadline, const RequestContext* ctx,
+    bool ends) {
+  using postgres::Query;
+  if (ended_) throw std::logic_error("postgres transaction used after it ended");
+  if (failed_ && !ends) {
+    throw Error(ErrorCode::service_unavailable, "database unavailable",
+                "statement after a failure in the same transaction");
+  }
+  if (!lease_) lease_.emplace(co_await pool_.acquire(deadline));
+  std::size_t skip = 0;
+  if (!begun_) {
+    std::vector<Query> all;
+    all.reserve(1 + prologue_.size() + queries.size());
+    all.push_back(Query{&kBegin, {}});
+    for (auto& q : prologue_) all.push_back(std::move(q));
+    for (auto& q : queries) all.push_back(std::move(q));
+    skip = 1 + prologue_.size();
+    queries = std::move(all);
+    begun_ = true;
+  }
+  postgres::detail::Segment seg{queries, {}, deadline};
+  seg.instr.ctx = ctx;
+  if (skip > 0) seg.prepare_also = later_;
+  seg.commits = ends;  // until COMMIT, nothing this transaction did can be committed
+  try {
+    co_await lease_->run_segment(seg);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+  if (skip > 0) {
+    bool prologue_ran = true;
+    for (std::size_t i = 0; i < skip; ++i) prologue_ran = prologue_ran && bool(seg.results[i]);
+    if (prologue_ran) {
+      for (std::size_t i = 1; i < skip; ++i) prologue_results_.push_back(std::move(seg.results[i]));
+    } else {
+      prologue_error_ = seg.error ? seg.error
+                                  : std::make_exception_ptr(Error(
+                                        ErrorCode::service_unavailable, "database unavailable",
+                                        "transaction prologue did not run"));
+    }
+  }
+  if (seg.error) {
+    failed_ = true;
+    std::rethrow_exception(seg.error);
+  }
+  seg.results.erase(seg.results.begin(), seg.results.begin() + static_cast<std::ptrdiff_t>(skip));
+  co_return std::move(seg.results);
+}
+
+asio::awaitable<std::vector<postgres::Result>> DbTransaction::commit(
+    std::vector<postgres::Query> queries, const RequestContext& ctx) {
+  if (failed_) throw std::logic_error("commit of a failed postgres transaction");
+  queries.push_back(postgres::Query{&kCommit, {}});
+  auto results = co_await run(std::move(queries), ctx.deadline, &ctx, true);
+  ended_ = true;
+  lease_.reset();  // idle again: back to the pool
+  results.pop_back();
+  co_return results;
+}
+
+asio::awaitable<std::vector<postgres::Result>> DbTransaction::rollback(
+    std::vector<postgres::Query> after, const RequestContext& ctx) {
+  std::vector<postgres::Query> queries;
+  queries.reserve(1 + after.size());
+  queries.push_back(postgres::Query{&kRollback, {}});
+  for (auto& q : after) queries.push_back(std::move(q));
+  failed_ = false;  // ROLLBACK is what a failed transaction accepts
+  std::vector<postgres::Result> results;
+  try {
+    results = co_await run(std::move(queries), ctx.deadline, &ctx, false);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+  ended_ = true;
+  lease_.reset();
+  results.erase(results.begin());
+  co_return results;
+}
+
+}  // namespace userservice

@@ -104,6 +104,7 @@ class Result {
   std::string_view get(int row, int col) const;  // text value, "" for NULL
   std::optional<std::string_view> get_opt(int row, int col) const;
   int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
+  explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
   int column(std::string_view name) const;  // column index by name, -1 when absent
 
  private:
@@ -165,7 +166,10 @@ struct PoolStats {
 namespace detail {
 class Connection;
 struct PoolState;
+struct Segment;
 }  // namespace detail
+
+class Pool;
 
 // Exclusive use of one connection, e.g. for an interactive transaction. Destruction (or
 // release()) returns the connection; one left inside a transaction, broken, or used for
@@ -198,7 +202,10 @@ class Lease {
  private:
   friend struct detail::PoolState;
   friend class Pool;
+  friend class ::userservice::DbTransaction;
   Lease(std::shared_ptr<detail::PoolState> pool, std::shared_ptr<detail::Connection> conn);
+  // One segment on this connection, bounded by its deadline and the operation timeout.
+  boost::asio::awaitable<void> run_segment(detail::Segment& segment);
   boost::asio::awaitable<std::vector<Result>> run(std::vector<Query> queries,
                                                   Clock::time_point deadline,
                                                   const RequestContext* ctx);
@@ -230,6 +237,8 @@ class Pool {
   boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
                                                        const RequestContext& ctx);
   boost::asio::awaitable<Lease> acquire(Clock::time_point deadline);
+  // Statements of a request whose RequestContext::transaction belongs to this pool run inside
+  // that transaction (DbTransaction below) instead.
   // Closes idle connections now and in-use ones when released; later calls fail with
   // service_unavailable.
   void close();
@@ -247,3 +256,58 @@ class Pool {
 };
 
 }  // namespace userservice::postgres
+
+namespace userservice {
+
+// RequestContext::transaction (common/context.h): an explicit transaction that the statements
+// of one request join. Pool::query/pipeline calls whose context carries it (and whose pool is
+// its pool) run on its connection, inside it, instead of each in a transaction of its own.
+// It begins lazily: the first such call sends BEGIN and `prologue` ahead of its own
+// statements, in the same round trip. Until commit() nothing is committed, so a failure of
+// any earlier call is a definite rollback. End it with commit() or rollback(); destroying it
+// otherwise closes the connection, which rolls back. One request, one call at a time.
+class DbTransaction {
+ public:
+  // `later`: statements the caller may run after a failure (with rollback()); they are
+  // prepared before BEGIN, since an aborted transaction refuses to parse them.
+  DbTransaction(postgres::Pool& pool, std::vector<postgres::Query> prologue,
+                std::vector<const postgres::Statement*> later = {});
+  ~DbTransaction();
+  DbTransaction(const DbTransaction&) = delete;
+  DbTransaction& operator=(const DbTransaction&) = delete;
+
+  bool begun() const noexcept { return begun_; }
+  // Once begun: the prologue's results, or (prologue_error) what stopped it, in which case
+  // nothing sent after it ran.
+  const std::vector<postgres::Result>& prologue_results() const noexcept { return prologue_results_; }
+  std::exception_ptr prologue_error() const noexcept { return prologue_error_; }
+  // A statement failed since BEGIN: the server will only accept ROLLBACK.
+  bool failed() const noexcept { return failed_; }
+
+  // Runs `queries` (e.g. a last write) and COMMIT in one round trip. Errors as Pool::pipeline:
+  // service_unavailable or SqlError: rolled back; deadline_exceeded: may have committed.
+  boost::asio::awaitable<std::vector<postgres::Result>> commit(std::vector<postgres::Query> queries,
+                                                               const RequestContext& ctx);
+  // ROLLBACK, then `after` outside the transaction, in one round trip.
+  boost::asio::awaitable<std::vector<postgres::Result>> rollback(std::vector<postgres::Query> after,
+                                                                 const RequestContext& ctx);
+
+ private:
+  friend class postgres::Pool;
+  boost::asio::awaitable<std::vector<postgres::Result>> run(std::vector<postgres::Query> queries,
+                                                            Clock::time_point deadline,
+                                                            const RequestContext* ctx,
+                                                            bool ends);
+
+  postgres::Pool& pool_;
+  std::vector<postgres::Query> prologue_;
+  std::vector<const postgres::Statement*> later_;
+  std::optional<postgres::Lease> lease_;
+  std::vector<postgres::Result> prologue_results_;
+  std::exception_ptr prologue_error_;
+  bool begun_ = false;
+  bool failed_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace userservice

@@ -12,6 +12,7 @@ struct Statement;
 // Each is defined at the very end of the store file that owns the statements.
 std::vector<const Statement*> user_store_statements();
 std::vector<const Statement*> command_store_statements();
+std::vector<const Statement*> idempotency_store_statements();
 
 // All of the above in a stable order (stores in the order listed, then declaration order).
 std::vector<const Statement*> all_statements();

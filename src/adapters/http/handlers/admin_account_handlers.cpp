@@ -1,5 +1,6 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
+#include "adapters/http/idempotency.h"
 #include "adapters/http/handlers/views.h"
 #include "adapters/http/router.h"
 #include "services/account_service.h"
@@ -20,9 +21,11 @@ std::string blocked_email_json(const services::BlockedEmail& b) {
 
 }  // namespace
 
-void register_admin_account_routes(Router& router, services::AccountService& accounts) {
+void register_admin_account_routes(Router& router, services::AccountService& accounts,
+                                   services::IdempotencyStore& keys) {
+  // The mutating routes accept an Idempotency-Key (docs/api.md).
   router.add(Method::post, "/api/v1/internal/admin/users/{user_id}/delete",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
+             idempotent([&accounts](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
                std::string reason = body.required_string("reason_code");
@@ -35,10 +38,10 @@ void register_admin_account_routes(Router& router, services::AccountService& acc
                w.field("deleted_at", r.deleted_at);
                w.end_object();
                co_return json_response(200, w.take());
-             });
+             }, keys));
 
   router.add(Method::put, "/api/v1/internal/admin/blocked-emails/{email}",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
+             idempotent([&accounts](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
                std::string reason = body.required_string("reason_code");
@@ -47,7 +50,7 @@ void register_admin_account_routes(Router& router, services::AccountService& acc
                auto [blocked, created] =
                    co_await accounts.block_email(req.ctx, req.param("email"), reason, actor);
                co_return json_response(created ? 201 : 200, blocked_email_json(blocked));
-             });
+             }, keys));
 
   router.add(Method::get, "/api/v1/internal/admin/blocked-emails/{email}",
              [&accounts](Request& req) -> boost::asio::awaitable<Response> {
@@ -56,12 +59,12 @@ void register_admin_account_routes(Router& router, services::AccountService& acc
              });
 
   router.add(Method::delete_, "/api/v1/internal/admin/blocked-emails/{email}",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
+             idempotent([&accounts](Request& req) -> boost::asio::awaitable<Response> {
                co_await accounts.unblock_email(req.ctx, req.param("email"));
                Response res;
                res.status = 204;
                co_return res;
-             });
+             }, keys));
 
   router.add(Method::get, "/api/v1/internal/admin/users/{user_id}",
              [&accounts](Request& req) -> boost::asio::awaitable<Response> {

@@ -3,6 +3,7 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
 #include "adapters/http/handlers/views.h"
+#include "adapters/http/idempotency.h"
 #include "adapters/http/router.h"
 #include "domain/time.h"
 #include "services/admin_command_service.h"
@@ -126,9 +127,14 @@ Response history_response(const services::HistoryPage<Record>& page) {
 
 }  // namespace
 
-void register_admin_command_routes(Router& router, AdminCommandService& commands) {
+void register_admin_command_routes(Router& router, AdminCommandService& commands,
+                                   services::IdempotencyStore& keys) {
+  // Every command accepts an Idempotency-Key (docs/api.md).
+  const auto command = [&](std::string_view suffix, Handler handler) {
+    router.add(Method::post, route(suffix), idempotent(std::move(handler), keys));
+  };
   // ---- Entitlements ----
-  router.add(Method::post, route("/entitlements/grant"),
+  command("/entitlements/grant",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -143,7 +149,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
                co_return json_response(200, account_view_json(s));
              });
 
-  router.add(Method::post, route("/entitlements/extend"),
+  command("/entitlements/extend",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -156,7 +162,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
                co_return json_response(200, account_view_json(s));
              });
 
-  router.add(Method::post, route("/entitlements/revoke"),
+  command("/entitlements/revoke",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -167,7 +173,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
              });
 
   // ---- Sanctions ----
-  router.add(Method::post, route("/sanctions/apply"),
+  command("/sanctions/apply",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -180,7 +186,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
                co_return json_response(200, account_view_json(s));
              });
 
-  router.add(Method::post, route("/sanctions/remove"),
+  command("/sanctions/remove",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -193,7 +199,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
              });
 
   // ---- Limits ----
-  router.add(Method::post, route("/limits/set"),
+  command("/limits/set",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
@@ -207,7 +213,7 @@ void register_admin_command_routes(Router& router, AdminCommandService& commands
                co_return json_response(200, account_view_json(s));
              });
 
-  router.add(Method::post, route("/limits/remove"),
+  command("/limits/remove",
              [&commands](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());

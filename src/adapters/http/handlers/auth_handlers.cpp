@@ -1,5 +1,6 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
+#include "adapters/http/idempotency.h"
 #include "adapters/http/router.h"
 #include "common/json_writer.h"
 #include "services/account_service.h"
@@ -30,7 +31,8 @@ std::string_view kind_name(Resolution::Kind k) {
 
 }  // namespace
 
-void register_auth_routes(Router& router, services::AccountService& accounts) {
+void register_auth_routes(Router& router, services::AccountService& accounts,
+                          services::IdempotencyStore& keys) {
   router.add(Method::post, "/api/v1/internal/user-resolutions/by-email",
              [&accounts](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
@@ -46,8 +48,9 @@ void register_auth_routes(Router& router, services::AccountService& accounts) {
                co_return json_response(200, w.take());
              });
 
+  // Accepts an Idempotency-Key (docs/api.md): a retry then also replays "created" (201).
   router.add(Method::post, "/api/v1/internal/users/ensure-by-email",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
+             idempotent([&accounts](Request& req) -> boost::asio::awaitable<Response> {
                auto doc = parse_body_object(req.body);
                ObjectReader body(doc.get_object());
                std::string email = body.required_string("email");
@@ -73,7 +76,7 @@ void register_auth_routes(Router& router, services::AccountService& accounts) {
                }
                w.end_object();
                co_return json_response(r.created ? 201 : 200, w.take());
-             });
+             }, keys));
 
   router.add(Method::get, "/api/v1/internal/users/{user_id}/exists",
              [&accounts](Request& req) -> boost::asio::awaitable<Response> {
