@@ -253,6 +253,9 @@ asio::awaitable<void> Runtime::Impl::start() {
                                           *domain_events,
                                           *lifecycle_events};
   relay_options.tracer = &tracer;
+  relay_options.leader_timeout = cfg.outbox_leader_timeout;
+  relay_options.wait_replicas = cfg.redis.wait_replicas;
+  relay_options.wait_timeout = cfg.redis.wait_timeout;
   relay = std::make_unique<redis::OutboxRelay>(std::move(relay_options), log, &metrics);
   relay->start();
   // Pull-style gauges (pools, process) refreshed on the loop, so that exporters on other

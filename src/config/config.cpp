@@ -335,6 +335,8 @@ Config load(const Getenv& getenv) {
   r.string("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", c.redis.lifecycle_events_stream);
   r.integer<std::int64_t>("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM_MAX_LEN",
                           c.redis.lifecycle_events_max_len, 1, std::int64_t{1} << 40);
+  r.integer("USERSERVICE_REDIS_WAIT_REPLICAS", c.redis.wait_replicas, 0, 64);
+  r.duration("USERSERVICE_REDIS_WAIT_TIMEOUT", c.redis.wait_timeout);
   if (c.redis.domain_events_stream == c.redis.lifecycle_events_stream) {
     throw ConfigError("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM",
                       "must differ from USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM");
@@ -353,6 +355,24 @@ Config load(const Getenv& getenv) {
   r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
+  r.duration("USERSERVICE_OUTBOX_LEADER_TIMEOUT", c.outbox_leader_timeout);
+  if (c.outbox_leader_timeout < 3s || c.outbox_leader_timeout > 10min) {
+    throw ConfigError("USERSERVICE_OUTBOX_LEADER_TIMEOUT",
+                      "must be between 3s and 10m, got " +
+                          format_go_duration(c.outbox_leader_timeout));
+  }
+  // The relay talks to PostgreSQL at least every quarter of the leader timeout; a Redis call
+  // in between must fit, or a healthy leader would look frozen.
+  if (c.redis.wait_timeout > c.outbox_leader_timeout / 4) {
+    throw ConfigError("USERSERVICE_REDIS_WAIT_TIMEOUT",
+                      "must be at most a quarter of USERSERVICE_OUTBOX_LEADER_TIMEOUT (" +
+                          format_go_duration(c.outbox_leader_timeout / 4) + ")");
+  }
+  if (c.redis.operation_timeout > c.outbox_leader_timeout / 4) {
+    throw ConfigError("USERSERVICE_REDIS_OPERATION_TIMEOUT",
+                      "must be at most a quarter of USERSERVICE_OUTBOX_LEADER_TIMEOUT (" +
+                          format_go_duration(c.outbox_leader_timeout / 4) + ")");
+  }
   r.duration("USERSERVICE_IDEMPOTENCY_KEY_TTL", c.idempotency_key_ttl);
   if (c.idempotency_key_ttl < 24h || c.idempotency_key_ttl > 720h) {
     throw ConfigError("USERSERVICE_IDEMPOTENCY_KEY_TTL",

@@ -47,6 +47,10 @@ struct RedisConfig {
   std::int64_t domain_events_max_len = 1'000'000;
   std::string lifecycle_events_stream = "user:lifecycle_events";
   std::int64_t lifecycle_events_max_len = 100'000;
+  // Durable hand-off (USERSERVICE_REDIS_WAIT_REPLICAS / _WAIT_TIMEOUT): replicas that must
+  // acknowledge a published batch (WAIT) before its rows leave the outbox; 0: off.
+  int wait_replicas = 0;
+  Duration wait_timeout = 1s;
 };
 
 struct PostgresConfig {
@@ -107,6 +111,9 @@ struct Config {
   RedisConfig redis;
   PostgresConfig postgres;
   Duration expiry_sweep_interval = 30s;
+  // USERSERVICE_OUTBOX_LEADER_TIMEOUT: the longest a relay leader that stopped talking to
+  // PostgreSQL (frozen, cut off) keeps the lead; 3s to 10m.
+  Duration outbox_leader_timeout = 10s;
   // How long a stored Idempotency-Key answer is replayed (docs/api.md); 24h to 720h. The
   // sweeper deletes keys past it.
   Duration idempotency_key_ttl = 24h;

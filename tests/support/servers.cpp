@@ -335,7 +335,10 @@ PgServer& shared_pg() {
 // ---------------------------------------------------------------------------------------------
 // RedisServer
 
-RedisServer::RedisServer(std::string password) : password_(std::move(password)) {
+RedisServer::RedisServer(std::string password) : RedisServer(std::move(password), {}) {}
+
+RedisServer::RedisServer(std::string password, std::vector<std::string> extra_args)
+    : password_(std::move(password)), extra_args_(std::move(extra_args)) {
   detail::ignore_sigpipe();
   dir_ = detail::make_temp_dir("userservice-redis-");
   log_path_ = dir_ + "/redis.log";
@@ -372,6 +375,7 @@ bool RedisServer::spawn_and_wait() {
     opts.argv.push_back("--requirepass");
     opts.argv.push_back(password_);
   }
+  opts.argv.insert(opts.argv.end(), extra_args_.begin(), extra_args_.end());
   opts.stdout_path = log_path_;
   opts.cwd = dir_;
   opts.death_signal = SIGKILL;  // no orphan Redis if the test binary is killed

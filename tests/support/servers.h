@@ -73,6 +73,8 @@ struct RedisReply {
 class RedisServer {
  public:
   explicit RedisServer(std::string password = "");
+  // With extra redis-server arguments, e.g. {"--replicaof", "127.0.0.1", "6379"}.
+  RedisServer(std::string password, std::vector<std::string> extra_args);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -99,6 +101,7 @@ class RedisServer {
   bool spawn_and_wait();  // false if the child exited during start-up
 
   std::string password_;
+  std::vector<std::string> extra_args_;
   std::string dir_;
   detail::CleanupWatchdog watchdog_;  // removes dir_ if we are killed (Redis dies by itself)
   std::string log_path_;

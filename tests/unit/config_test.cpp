@@ -202,6 +202,11 @@ TEST(Config, MalformedValuesNameTheirVariable) {
       {"USERSERVICE_POSTGRES_MAX_IDLE_CONNS", "-2"},
       {"USERSERVICE_POSTGRES_MAX_BATCH", "0"},
       {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "1h"},
+      {"USERSERVICE_OUTBOX_LEADER_TIMEOUT", "2s"},
+      {"USERSERVICE_OUTBOX_LEADER_TIMEOUT", "11m"},
+      {"USERSERVICE_REDIS_WAIT_REPLICAS", "-1"},
+      {"USERSERVICE_REDIS_WAIT_REPLICAS", "65"},
+      {"USERSERVICE_REDIS_WAIT_TIMEOUT", "3s"},
       {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "721h"},
       {"USERSERVICE_IDEMPOTENCY_KEY_TTL", "1d"},
       {"OTEL_TRACES_EXPORTER", "jaeger"},
@@ -218,6 +223,25 @@ TEST(Config, MalformedValuesNameTheirVariable) {
     env.vars[name] = value;
     EXPECT_EQ(env.failing_variable(), name) << name << "=" << value;
   }
+}
+
+TEST(Config, RelayLeaderTimeoutBoundsTheRedisCallsInBetween) {
+  Config c = Env{}.load();
+  EXPECT_EQ(c.outbox_leader_timeout, 10s);
+  EXPECT_EQ(c.redis.wait_replicas, 0);
+  EXPECT_EQ(c.redis.wait_timeout, 1s);
+  Env env;
+  env.vars["USERSERVICE_OUTBOX_LEADER_TIMEOUT"] = "4s";
+  env.vars["USERSERVICE_REDIS_WAIT_REPLICAS"] = "2";
+  env.vars["USERSERVICE_REDIS_WAIT_TIMEOUT"] = "1s";
+  c = env.load();
+  EXPECT_EQ(c.outbox_leader_timeout, 4s);
+  EXPECT_EQ(c.redis.wait_replicas, 2);
+  env.vars["USERSERVICE_REDIS_WAIT_TIMEOUT"] = "1001ms";  // over a quarter of 4s
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_REDIS_WAIT_TIMEOUT");
+  env.vars["USERSERVICE_REDIS_WAIT_TIMEOUT"] = "1s";
+  env.vars["USERSERVICE_REDIS_OPERATION_TIMEOUT"] = "2s";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_REDIS_OPERATION_TIMEOUT");
 }
 
 TEST(Config, IdempotencyKeysLiveADayByDefaultAndAtLeastADay) {

@@ -50,7 +50,7 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
     redisFree(ctx);
     throw RedisError("cannot connect to redis at " + o.addr + ": " + why);
   }
-  std::unique_ptr<Connection> conn(new Connection(ctx));
+  std::unique_ptr<Connection> conn(new Connection(ctx, o.operation_timeout));
   redisSetTimeout(ctx, to_timeval(o.operation_timeout));
 
   auto expect_ok = [&](const std::vector<std::string_view>& argv, std::string_view what) {
@@ -94,6 +94,14 @@ Reply Connection::command(const std::vector<std::string_view>& argv) {
   Reply out = convert(reply);
   freeReplyObject(reply);
   return out;
+}
+
+Reply Connection::command(const std::vector<std::string_view>& argv,
+                          std::chrono::nanoseconds timeout) {
+  redisSetTimeout(ctx_, to_timeval(timeout));
+  Reply r = command(argv);
+  redisSetTimeout(ctx_, to_timeval(timeout_));
+  return r;
 }
 
 void Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,

@@ -44,6 +44,8 @@ class Connection {
 
   // One command; a Redis error reply comes back as Type::error, I/O failures throw.
   Reply command(const std::vector<std::string_view>& argv);
+  // Same, with its own I/O timeout instead of the operation timeout (e.g. WAIT).
+  Reply command(const std::vector<std::string_view>& argv, std::chrono::nanoseconds timeout);
   // Pipelining: every command goes out in one write, then the replies are read in order and
   // appended to `replies` (error replies included, as Type::error). An I/O failure throws
   // RedisError after the replies read so far were appended, so the caller knows which
@@ -53,8 +55,9 @@ class Connection {
   bool broken() const noexcept { return broken_; }
 
  private:
-  explicit Connection(redisContext* ctx) : ctx_(ctx) {}
+  Connection(redisContext* ctx, std::chrono::nanoseconds timeout) : ctx_(ctx), timeout_(timeout) {}
   redisContext* ctx_;
+  std::chrono::nanoseconds timeout_;
   bool broken_ = false;
 };
 

@@ -14,6 +14,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -34,47 +35,155 @@ namespace {
 using Clock = OutboxRelay::Clock;
 using namespace std::chrono_literals;
 
-// pg_try_advisory_lock key of the relay leader ("usrvrlay"); one leader per database.
-constexpr std::string_view kLeaderLockKey = "8463233977810706809";
+// Session advisory lock of the relay leader ("usrvrlay"); one leader per database.
+constexpr std::int64_t kLeaderLockKey = 8463233977810706809;
+// Shared advisory lock held by every non-leader whose own Redis connection works ("usrvcand"):
+// a leader that cannot publish hands over only when one of them is waiting.
+constexpr std::int64_t kCandidateLockKey = 8463233977743286884;
 
-// Oldest first. Rows of transactions still in flight are invisible and simply come in a later
-// batch; every user's rows are in commit order because writers lock the account row before
-// inserting (seq is taken after the lock).
-constexpr std::string_view kSelectBatch =
+// ---- Statements (the relay's own session; parameters as text) ---------------------------
+
+// The head of each stream's backlog, oldest first, merged by seq. $1/$2: whether the domain /
+// lifecycle stream takes part (a stream refusing its first row is left out between retries,
+// so that it cannot hold the other one hostage); $3: rows per stream. Each head walks
+// (stream, seq) (migrations/0007). Rows of transactions still in flight are invisible and
+// come in a later batch; one user's rows are in commit order because writers lock the
+// account row before inserting (seq is taken after the lock).
+constexpr std::string_view kSelectHeads =
     R"(SELECT seq, event_id, stream, event_type, user_id, "user".rfc3339(occurred_at), payload,
               coalesce(traceparent, ''), "user".epoch_us(occurred_at)
-         FROM "user".event_outbox ORDER BY seq LIMIT $1)";
+         FROM ((SELECT * FROM "user".event_outbox WHERE stream = 'domain' AND $1::boolean
+                 ORDER BY seq LIMIT $3)
+               UNION ALL
+               (SELECT * FROM "user".event_outbox WHERE stream = 'lifecycle' AND $2::boolean
+                 ORDER BY seq LIMIT $3)) heads
+        ORDER BY seq)";
 // By the exact seqs published, never "seq <= last": a lower seq that was still uncommitted
 // when the batch was read must stay until it is published.
 constexpr std::string_view kDeletePublished =
     R"(DELETE FROM "user".event_outbox WHERE seq = ANY($1::bigint[]))";
-// Count is a scan of a table that is nearly empty while Redis is up; age comes from the
-// oldest seq through the primary key.
+// Cheap at any size: an exact count up to 10,000 rows (it stops there), beyond that the
+// span of seqs (an upper bound: the gaps are rows published out of order or rolled back);
+// the age through the primary key. Never a full scan of a table that grows during an outage.
 constexpr std::string_view kBacklogStats =
-    R"(SELECT count(*),
+    R"(SELECT (SELECT count(*) FROM (SELECT 1 FROM "user".event_outbox LIMIT 10000) capped),
+              coalesce((SELECT max(seq) - min(seq) + 1 FROM "user".event_outbox), 0),
               coalesce(extract(epoch FROM clock_timestamp() -
-                  (SELECT occurred_at FROM "user".event_outbox ORDER BY seq LIMIT 1)), 0)
-         FROM "user".event_outbox)";
+                  (SELECT occurred_at FROM "user".event_outbox ORDER BY seq LIMIT 1)), 0))";
+constexpr std::string_view kTryLeader = "SELECT pg_try_advisory_lock($1::bigint)";
+constexpr std::string_view kUnlockLeader = "SELECT pg_advisory_unlock($1::bigint)";
+constexpr std::string_view kTryCandidate = "SELECT pg_try_advisory_lock_shared($1::bigint)";
+constexpr std::string_view kUnlockCandidate = "SELECT pg_advisory_unlock_shared($1::bigint)";
+// Another session holds the candidate lock: an instance that reaches Redis waits to lead.
+constexpr std::string_view kCandidateWaiting =
+    R"(SELECT EXISTS (SELECT 1 FROM pg_locks
+                       WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                         AND classid = $1::oid AND objid = $2::oid AND pid <> pg_backend_pid()))";
+// The fencing token of a new leader (migrations/0007): strictly increasing across leaders.
+constexpr std::string_view kNextEpoch = R"(SELECT nextval('"user".outbox_relay_epoch'))";
+constexpr std::string_view kHeartbeat = "SELECT 1";
+
+// ---- The publish script -------------------------------------------------------------------
+// One EVALSHA per batch, so Redis runs the whole batch atomically and in seq order, and says
+// for each row what happened. KEYS: the domain stream, the lifecycle stream, the fence.
+// ARGV: the leader's epoch, the dedupe window (0: off), the two MAXLEN values, then per row:
+// stream (1 domain, 2 lifecycle), field count n, n field/value strings (event_id first).
+//  - Fencing: a leader whose epoch is below the fence lost the lead (it was frozen or cut
+//    off, and another instance took over): nothing is written, the reply is FENCED.
+//  - A stream stops at its first refused row (wrong type, ACL, OOM): its later rows in the
+//    batch are skipped, never written before it; the other stream goes on.
+//  - Dedupe (after an outcome the relay could not learn, and on taking the lead): a row whose
+//    event_id is among the newest `window` entries of its stream is reported "dup" and not
+//    added again.
+// Reply: one status per row — "ok", "dup", "skip", or "err:<Redis error>".
+constexpr std::string_view kPublishScript = R"lua(
+local epoch = tonumber(ARGV[1])
+local stored = redis.pcall('GET', KEYS[3])
+local fence = 0
+if type(stored) == 'string' then fence = tonumber(stored) or 0 end
+if epoch < fence then return redis.error_reply('FENCED ' .. fence) end
+if epoch > fence then redis.call('SET', KEYS[3], ARGV[1]) end
+local window = tonumber(ARGV[2])
+local maxlen = {ARGV[3], ARGV[4]}
+local stopped = {false, false}
+local seen = {}
+local out = {}
+local i = 5
+while i <= #ARGV do
+  local s = tonumber(ARGV[i])
+  local n = tonumber(ARGV[i + 1])
+  local first = i + 2
+  i = first + n
+  if stopped[s] then
+    out[#out + 1] = 'skip'
+  else
+    local dup = false
+    if window > 0 then
+      if seen[s] == nil then
+        seen[s] = {}
+        local entries = redis.pcall('XREVRANGE', KEYS[s], '+', '-', 'COUNT', window)
+        if type(entries) == 'table' and entries.err == nil then
+          for _, e in ipairs(entries) do
+            local f = e[2]
+            for j = 1, #f - 1, 2 do
+              if f[j] == 'event_id' then
+                seen[s][f[j + 1]] = true
+                break
+              end
+            end
+          end
+        end
+      end
+      dup = seen[s][ARGV[first + 1]] == true
+    end
+    if dup then
+      out[#out + 1] = 'dup'
+    else
+      local r = redis.pcall('XADD', KEYS[s], 'MAXLEN', '~', maxlen[s], '*',
+                            unpack(ARGV, first, first + n - 1))
+      if type(r) == 'table' and r.err then
+        stopped[s] = true
+        out[#out + 1] = 'err:' .. r.err
+      else
+        out[#out + 1] = 'ok'
+      end
+    end
+  end
+end
+return out
+)lua";
 
 constexpr auto kBackoffMin = 100ms;
 constexpr auto kBackoffMax = 5s;
 constexpr auto kStatsInterval = 1s;
+constexpr auto kBlockedLogInterval = 60s;
 
+// The session is gone or in an unknown state: reconnect (and lose the lead).
 struct PgFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// The server rejected one statement; the session is fine.
+struct PgStatementError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// This leader was fenced off: another instance leads now.
+struct Fenced : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
-// Doubling delay between reconnect attempts, reset by a success.
+// Doubling delay between attempts, reset by a success.
 class Backoff {
  public:
+  explicit Backoff(std::chrono::nanoseconds max = kBackoffMax) : max_(max) {}
   std::chrono::nanoseconds next() {
     auto d = current_;
-    current_ = std::min<std::chrono::nanoseconds>(current_ * 2, kBackoffMax);
+    current_ = std::min<std::chrono::nanoseconds>(current_ * 2, max_);
     return d;
   }
   void reset() { current_ = kBackoffMin; }
 
  private:
+  std::chrono::nanoseconds max_;
   std::chrono::nanoseconds current_ = kBackoffMin;
 };
 
@@ -104,7 +213,7 @@ double seconds_since_epoch_us(std::int64_t epoch_us) {
 
 struct Row {
   std::int64_t seq = 0;
-  bool domain = false;
+  int stream = 0;  // 0 domain, 1 lifecycle
   std::int64_t occurred_epoch_us = 0;
   StreamEvent event;
   std::string parent_span_id;  // the writing request's server span, from the traceparent
@@ -121,16 +230,21 @@ void split_traceparent(std::string_view tp, Row& row) {
                                                             nullptr, 16));
 }
 
+constexpr std::array<std::string_view, 2> kStreamLabels = {"domain", "lifecycle"};
+
 }  // namespace
 
 struct OutboxRelay::Impl {
   Impl(OutboxRelayOptions o, telemetry::Logger& l, telemetry::Metrics* m)
-      : opts(std::move(o)), log(l) {
+      : opts(std::move(o)), log(l), redis_backoff(std::min<std::chrono::nanoseconds>(
+                                        kBackoffMax, heartbeat_interval())) {
+    fence_key = opts.domain.stream() + ":relay_fence";
     if (m != nullptr) register_metrics(m->registry());
   }
 
   OutboxRelayOptions opts;
   telemetry::Logger& log;
+  std::string fence_key;
   std::thread thread;
   int stop_fd = -1;  // eventfd: written once by stop(), never drained
   std::atomic<bool> stopping{false};
@@ -138,23 +252,52 @@ struct OutboxRelay::Impl {
 
   // Owned by the relay thread only.
   PGconn* pg = nullptr;
+  Clock::time_point last_pg_use{};
   bool leader = false;
+  bool candidate = false;
+  std::int64_t epoch = 0;
+  Clock::time_point lead_again_at{};  // after a hand-over, give the others a turn first
   std::unique_ptr<Connection> redis;
+  std::string script_sha;  // per Redis connection
   Clock::time_point next_stats{};
   bool redis_outage_logged = false;
   Clock::time_point redis_down_since{};
+  Backoff redis_backoff;
+  int failed_cycles = 0;  // Redis failures in a row, as leader
+  // The next batch first looks for its rows among the newest stream entries: after an
+  // outcome the relay could not learn, and when it takes the lead.
+  bool dedupe_next = true;
+
+  // A stream whose first row Redis refuses is retried with its own backoff while the other
+  // stream goes on.
+  struct StreamState {
+    bool blocked = false;
+    std::int64_t seq = 0;
+    std::string event_id;
+    std::string error;
+    Clock::time_point retry_at{};
+    Backoff backoff;
+    Clock::time_point last_log{};
+  };
+  std::array<StreamState, 2> streams;
 
   // Metrics (prometheus-cpp counters and gauges are thread-safe).
-  prometheus::Counter* published_domain = nullptr;
-  prometheus::Counter* published_lifecycle = nullptr;
+  std::array<prometheus::Counter*, 2> published{};
   prometheus::Counter* publish_failures = nullptr;
+  prometheus::Counter* duplicates_skipped = nullptr;
+  prometheus::Counter* step_downs = nullptr;
+  prometheus::Counter* replica_shortfalls = nullptr;
   prometheus::Gauge* backlog_events = nullptr;
   prometheus::Gauge* oldest_age = nullptr;
   prometheus::Gauge* leader_gauge = nullptr;
+  std::array<prometheus::Gauge*, 2> blocked_gauge{};
+  std::array<prometheus::Gauge*, 2> blocked_seq_gauge{};
   prometheus::Histogram* publish_delay = nullptr;
 
+  std::chrono::nanoseconds heartbeat_interval() const { return opts.leader_timeout / 4; }
+
   void register_metrics(prometheus::Registry& registry);
-  void record_publish_spans(const std::vector<Row>& rows, std::size_t acked,
+  void record_publish_spans(const std::vector<Row>& rows, const std::vector<std::string>& status,
                             std::uint64_t sent_unix) const;
   void run() noexcept;
   void loop();
@@ -166,30 +309,53 @@ struct OutboxRelay::Impl {
   }
   enum class Wait { ready, timeout, stopped };
   Wait wait(int fd, short events, Clock::time_point until, bool stop_interrupts);
-  bool sleep(std::chrono::nanoseconds d) {  // false when asked to stop
-    return wait(-1, 0, Clock::now() + d, true) != Wait::stopped;
-  }
+  bool sleep(std::chrono::nanoseconds d);  // false when asked to stop
 
   // --- PostgreSQL --------------------------------------------------------------------------
   void pg_connect();
   void pg_close() noexcept;
   std::vector<PgResultPtr> pg_exec(std::string_view sql,
                                    const std::vector<std::string>& params = {});
+  bool pg_bool(std::string_view sql, const std::vector<std::string>& params);
+
+  // --- leadership --------------------------------------------------------------------------
+  bool redis_usable();
+  bool try_become_leader();
+  void set_candidate(bool want);
+  void step_down(std::string_view why);
+  void lose_lead(std::string_view why);
 
   // --- relay -------------------------------------------------------------------------------
-  bool try_become_leader();
   void redis_connect();
+  Reply eval_publish(const std::vector<std::string_view>& args);
   std::size_t relay_batch();
+  void note_refusal(int s, const Row& row, const std::string& error);
+  void note_unblocked(int s);
+  void reset_stream(int s);
   void refresh_stats();
 };
 
 void OutboxRelay::Impl::register_metrics(prometheus::Registry& registry) {
-  auto& published = prometheus::BuildCounter()
-                        .Name("outbox_events_published_total")
-                        .Help("Outbox events acknowledged by Redis (XADD), by stream.")
-                        .Register(registry);
-  published_domain = &published.Add({{"stream", "domain"}});
-  published_lifecycle = &published.Add({{"stream", "lifecycle"}});
+  auto& published_family = prometheus::BuildCounter()
+                               .Name("outbox_events_published_total")
+                               .Help("Outbox events acknowledged by Redis (XADD), by stream.")
+                               .Register(registry);
+  auto& blocked_family =
+      prometheus::BuildGauge()
+          .Name("outbox_stream_blocked")
+          .Help("1 while Redis refuses the oldest unpublished event of the stream.")
+          .Register(registry);
+  auto& blocked_seq_family =
+      prometheus::BuildGauge()
+          .Name("outbox_stream_blocked_seq")
+          .Help("Outbox seq of the event Redis refuses (0 when the stream is not blocked).")
+          .Register(registry);
+  for (int s = 0; s < 2; ++s) {
+    const std::string label(kStreamLabels[static_cast<std::size_t>(s)]);
+    published[static_cast<std::size_t>(s)] = &published_family.Add({{"stream", label}});
+    blocked_gauge[static_cast<std::size_t>(s)] = &blocked_family.Add({{"stream", label}});
+    blocked_seq_gauge[static_cast<std::size_t>(s)] = &blocked_seq_family.Add({{"stream", label}});
+  }
   publish_failures = &prometheus::BuildCounter()
                           .Name("outbox_publish_failures_total")
                           .Help(
@@ -197,9 +363,34 @@ void OutboxRelay::Impl::register_metrics(prometheus::Registry& registry) {
                               "I/O error or error reply); the events are retried.")
                           .Register(registry)
                           .Add({});
+  duplicates_skipped =
+      &prometheus::BuildCounter()
+           .Name("outbox_duplicates_skipped_total")
+           .Help(
+               "Outbox events found already in their stream (published before an outcome the "
+               "relay could not learn) and not added again.")
+           .Register(registry)
+           .Add({});
+  step_downs = &prometheus::BuildCounter()
+                    .Name("outbox_relay_step_downs_total")
+                    .Help(
+                        "Times this instance gave up the relay lead: it could not publish, or "
+                        "another leader fenced it off.")
+                    .Register(registry)
+                    .Add({});
+  replica_shortfalls =
+      &prometheus::BuildCounter()
+           .Name("outbox_replica_ack_shortfalls_total")
+           .Help(
+               "Batches that fewer Redis replicas than USERSERVICE_REDIS_WAIT_REPLICAS "
+               "acknowledged in time; their events stay in the outbox and are retried.")
+           .Register(registry)
+           .Add({});
   backlog_events = &prometheus::BuildGauge()
                         .Name("outbox_backlog_events")
-                        .Help("Unpublished rows in the outbox, as seen by the relay leader.")
+                        .Help(
+                            "Unpublished rows in the outbox, as seen by the relay leader (exact "
+                            "up to 10000, an upper bound above).")
                         .Register(registry)
                         .Add({});
   oldest_age = &prometheus::BuildGauge()
@@ -253,6 +444,22 @@ OutboxRelay::Impl::Wait OutboxRelay::Impl::wait(int fd, short events, Clock::tim
   }
 }
 
+// Sleeps, but keeps the PostgreSQL session busy often enough that idle_session_timeout
+// (the leader timeout) only ever ends a session whose process really stopped talking.
+bool OutboxRelay::Impl::sleep(std::chrono::nanoseconds d) {
+  const auto until = Clock::now() + d;
+  while (true) {
+    const auto now = Clock::now();
+    if (now >= until) return true;
+    if (pg != nullptr && now - last_pg_use >= heartbeat_interval()) {
+      pg_exec(kHeartbeat);
+      continue;
+    }
+    const auto slice = pg != nullptr ? std::min(until, last_pg_use + heartbeat_interval()) : until;
+    if (wait(-1, 0, slice, true) == Wait::stopped) return false;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: one session, non-blocking libpq, every wait bounded by the statement timeout.
 
@@ -285,13 +492,19 @@ void OutboxRelay::Impl::pg_connect() {
     throw PgFailure("PQsetnonblocking failed");
   }
   pg = conn;
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(opts.statement_timeout).count();
-  pg_exec("SET statement_timeout = " + std::to_string(ms));
+  const auto ms = [](std::chrono::nanoseconds d) {
+    return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count());
+  };
+  // idle_session_timeout: a leader whose process freezes, or whose network path dies, stops
+  // sending; the server then ends the session after leader_timeout and the lock is free.
+  pg_exec("SET statement_timeout = " + ms(opts.statement_timeout));
+  pg_exec("SET idle_session_timeout = " + ms(opts.leader_timeout));
 }
 
 void OutboxRelay::Impl::pg_close() noexcept {
-  if (pg != nullptr) PQfinish(pg);  // also releases the session's leader lock
+  if (pg != nullptr) PQfinish(pg);  // also releases the session's advisory locks
   pg = nullptr;
+  candidate = false;
   if (leader) {
     leader = false;
     if (leader_gauge) leader_gauge->Set(0);
@@ -321,6 +534,7 @@ std::vector<PgResultPtr> OutboxRelay::Impl::pg_exec(std::string_view sql,
     if (PQconsumeInput(pg) != 1) throw PgFailure("receive: " + trimmed(PQerrorMessage(pg)));
   }
   std::vector<PgResultPtr> results;
+  std::string rejected;
   while (true) {
     // PQconsumeInput may have buffered everything already: only wait while libpq is busy,
     // never on a socket with nothing more to come.
@@ -333,36 +547,101 @@ std::vector<PgResultPtr> OutboxRelay::Impl::pg_exec(std::string_view sql,
     PgResultPtr r(PQgetResult(pg));
     if (!r) break;
     auto status = PQresultStatus(r.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      std::string why = trimmed(PQresultErrorMessage(r.get()));
-      // Read the remaining results so the error text is not lost to a later call.
-      while (PgResultPtr rest{PQgetResult(pg)}) {
-      }
-      throw PgFailure(why.empty() ? "statement failed" : why);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && rejected.empty()) {
+      rejected = trimmed(PQresultErrorMessage(r.get()));
+      if (rejected.empty()) rejected = "statement failed";
     }
     results.push_back(std::move(r));
   }
+  last_pg_use = Clock::now();
+  // An error with the session gone (a FATAL, the server's idle timeout) is a session failure.
+  if (!rejected.empty()) {
+    if (PQstatus(pg) != CONNECTION_OK) throw PgFailure(rejected);
+    throw PgStatementError(rejected);
+  }
   return results;
+}
+
+bool OutboxRelay::Impl::pg_bool(std::string_view sql, const std::vector<std::string>& params) {
+  auto r = pg_exec(sql, params);
+  return !r.empty() && PQntuples(r[0].get()) == 1 && std::strcmp(PQgetvalue(r[0].get(), 0, 0), "t") == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leadership. One leader per database, by a session advisory lock; a frozen or cut-off
+// leader loses it within leader_timeout (idle_session_timeout ends its session), and every
+// leader gets a fresh epoch that Redis checks (the fence), so a leader that wakes up after
+// losing the lead cannot publish a stale batch.
+
+// Whether this instance could publish now: only such an instance stands for leadership.
+bool OutboxRelay::Impl::redis_usable() {
+  try {
+    if (!redis) redis_connect();
+    Reply pong = redis->command({"PING"});
+    if (pong.type == Reply::Type::error) throw RedisError("PING: " + pong.str);
+    return true;
+  } catch (const RedisError& e) {
+    redis.reset();
+    log.debug("outbox relay: redis not usable, not standing for leader", {{"error", e.what()}});
+    return false;
+  }
+}
+
+void OutboxRelay::Impl::set_candidate(bool want) {
+  if (want == candidate) return;
+  const std::string key = std::to_string(kCandidateLockKey);
+  if (want) {
+    candidate = pg_bool(kTryCandidate, {key});
+  } else {
+    pg_exec(kUnlockCandidate, {key});
+    candidate = false;
+  }
+}
+
+bool OutboxRelay::Impl::try_become_leader() {
+  if (!pg_bool(kTryLeader, {std::to_string(kLeaderLockKey)})) return false;
+  leader = true;
+  set_candidate(false);
+  auto r = pg_exec(kNextEpoch);
+  epoch = to_int64(PQgetvalue(r.at(0).get(), 0, 0));
+  failed_cycles = 0;
+  dedupe_next = true;  // the previous leader may have published rows it could not delete
+  if (leader_gauge) leader_gauge->Set(1);
+  log.info("outbox relay is the leader",
+           {{"pid", static_cast<std::int64_t>(::getpid())}, {"epoch", epoch}});
+  return true;
+}
+
+// Hands the lead to another instance (one that reaches Redis is waiting for it).
+void OutboxRelay::Impl::step_down(std::string_view why) {
+  pg_exec(kUnlockLeader, {std::to_string(kLeaderLockKey)});
+  lose_lead(why);
+}
+
+void OutboxRelay::Impl::lose_lead(std::string_view why) {
+  leader = false;
+  failed_cycles = 0;
+  if (leader_gauge) leader_gauge->Set(0);
+  if (step_downs) step_downs->Increment();
+  for (int s = 0; s < 2; ++s) reset_stream(s);  // the next leader finds out for itself
+  // Give the waiting instances a turn before standing again.
+  lead_again_at = Clock::now() + 3 * opts.leader_retry;
+  log.warn("outbox relay gave up the lead", {{"reason", why}});
 }
 
 // ---------------------------------------------------------------------------------------------
 // Relaying
 
-bool OutboxRelay::Impl::try_become_leader() {
-  auto r = pg_exec("SELECT pg_try_advisory_lock(" + std::string(kLeaderLockKey) + ")");
-  if (r.empty() || PQntuples(r[0].get()) != 1 ||
-      std::strcmp(PQgetvalue(r[0].get(), 0, 0), "t") != 0) {
-    return false;
-  }
-  leader = true;
-  if (leader_gauge) leader_gauge->Set(1);
-  log.info("outbox relay is the leader", {{"pid", static_cast<std::int64_t>(::getpid())}});
-  return true;
-}
-
 void OutboxRelay::Impl::redis_connect() {
   redis.reset();
+  script_sha.clear();
   redis = Connection::open(opts.redis);
+  Reply loaded = redis->command({"SCRIPT", "LOAD", kPublishScript});
+  if (loaded.type != Reply::Type::string) {
+    redis.reset();
+    throw RedisError("SCRIPT LOAD refused: " + loaded.str);
+  }
+  script_sha = loaded.str;
   if (redis_outage_logged) {
     auto down = std::chrono::duration<double>(Clock::now() - redis_down_since).count();
     log.info("outbox relay reconnected to redis",
@@ -371,86 +650,235 @@ void OutboxRelay::Impl::redis_connect() {
   redis_outage_logged = false;
 }
 
+// EVALSHA, loading the script again if Redis lost it (a restart, SCRIPT FLUSH).
+Reply OutboxRelay::Impl::eval_publish(const std::vector<std::string_view>& args) {
+  std::vector<std::string_view> argv;
+  argv.reserve(args.size() + 7);
+  argv.insert(argv.end(), {"EVALSHA", script_sha, "3", opts.domain.stream(),
+                           opts.lifecycle.stream(), fence_key});
+  argv.insert(argv.end(), args.begin(), args.end());
+  Reply r = redis->command(argv);
+  if (r.type == Reply::Type::error && r.str.starts_with("NOSCRIPT")) {
+    Reply loaded = redis->command({"SCRIPT", "LOAD", kPublishScript});
+    if (loaded.type != Reply::Type::string) throw RedisError("SCRIPT LOAD refused: " + loaded.str);
+    script_sha = loaded.str;
+    argv[1] = script_sha;
+    r = redis->command(argv);
+  }
+  return r;
+}
+
+void OutboxRelay::Impl::note_refusal(int s, const Row& row, const std::string& error) {
+  StreamState& st = streams[static_cast<std::size_t>(s)];
+  const bool fresh = !st.blocked || st.seq != row.seq;
+  st.blocked = true;
+  st.seq = row.seq;
+  st.event_id = row.event.event_id;
+  st.error = error;
+  st.retry_at = Clock::now() + st.backoff.next();
+  if (blocked_gauge[static_cast<std::size_t>(s)]) {
+    blocked_gauge[static_cast<std::size_t>(s)]->Set(1);
+    blocked_seq_gauge[static_cast<std::size_t>(s)]->Set(static_cast<double>(row.seq));
+  }
+  // Once per refused row, then at most once a minute: an operator must see it, a log
+  // pipeline must not drown in it.
+  const auto now = Clock::now();
+  if (fresh || now - st.last_log >= kBlockedLogInterval) {
+    st.last_log = now;
+    const std::string& stream = s == 0 ? opts.domain.stream() : opts.lifecycle.stream();
+    log.error("outbox relay: redis refuses an event; its stream waits, the other goes on",
+              {{"stream", stream},
+               {"seq", row.seq},
+               {"event_id", row.event.event_id},
+               {"event_type", row.event.event_type},
+               {"error", error}});
+  }
+}
+
+void OutboxRelay::Impl::note_unblocked(int s) {
+  StreamState& st = streams[static_cast<std::size_t>(s)];
+  if (!st.blocked) return;
+  log.info("outbox relay: stream publishes again",
+           {{"stream", s == 0 ? opts.domain.stream() : opts.lifecycle.stream()},
+            {"seq", st.seq}});
+  reset_stream(s);
+}
+
+void OutboxRelay::Impl::reset_stream(int s) {
+  streams[static_cast<std::size_t>(s)] = StreamState{};
+  if (blocked_gauge[static_cast<std::size_t>(s)]) {
+    blocked_gauge[static_cast<std::size_t>(s)]->Set(0);
+    blocked_seq_gauge[static_cast<std::size_t>(s)]->Set(0);
+  }
+}
+
 std::size_t OutboxRelay::Impl::relay_batch() {
-  auto results = pg_exec(kSelectBatch, {std::to_string(opts.batch_size)});
+  const auto now = Clock::now();
+  std::array<bool, 2> take{};
+  for (int s = 0; s < 2; ++s) {
+    const StreamState& st = streams[static_cast<std::size_t>(s)];
+    take[static_cast<std::size_t>(s)] = !st.blocked || now >= st.retry_at;
+  }
+  if (!take[0] && !take[1]) return 0;
+  auto results = pg_exec(kSelectHeads, {take[0] ? "true" : "false", take[1] ? "true" : "false",
+                                        std::to_string(opts.batch_size)});
   PGresult* res = results.at(0).get();
   const int n = PQntuples(res);
-  if (n == 0) return 0;
+  if (n == 0) {
+    // Nothing left of a stream that was waiting: its refused row went away (deleted by hand).
+    for (int s = 0; s < 2; ++s) {
+      if (take[static_cast<std::size_t>(s)]) note_unblocked(s);
+    }
+    return 0;
+  }
 
   std::vector<Row> rows(static_cast<std::size_t>(n));
-  std::vector<std::vector<std::string_view>> commands;
-  commands.reserve(rows.size());
+  std::array<int, 2> per_stream{};
+  std::array<std::int64_t, 2> last_seq{};
   for (int i = 0; i < n; ++i) {
     Row& row = rows[static_cast<std::size_t>(i)];
     row.seq = to_int64(PQgetvalue(res, i, 0));
     row.event.event_id = PQgetvalue(res, i, 1);
-    row.domain = std::strcmp(PQgetvalue(res, i, 2), "domain") == 0;  // else 'lifecycle' (CHECK)
+    row.stream = std::strcmp(PQgetvalue(res, i, 2), "domain") == 0 ? 0 : 1;  // CHECK constraint
     row.event.event_type = PQgetvalue(res, i, 3);
     row.event.user_id = PQgetvalue(res, i, 4);
     row.event.occurred_at = PQgetvalue(res, i, 5);
     row.event.payload = PQgetvalue(res, i, 6);
     split_traceparent(PQgetvalue(res, i, 7), row);
     row.occurred_epoch_us = to_int64(PQgetvalue(res, i, 8));
+    ++per_stream[static_cast<std::size_t>(row.stream)];
+    last_seq[static_cast<std::size_t>(row.stream)] = row.seq;
   }
   results.clear();
+  // Publish a prefix of the global seq order only: when both streams take part and one
+  // returned a full head, rows of the other beyond its last seq wait for the next batch, so
+  // one user's events keep their order across the two streams.
+  std::int64_t cut = INT64_MAX;
+  if (take[0] && take[1]) {
+    for (int s = 0; s < 2; ++s) {
+      if (per_stream[static_cast<std::size_t>(s)] == opts.batch_size) {
+        cut = std::min(cut, last_seq[static_cast<std::size_t>(s)]);
+      }
+    }
+  }
+  if (cut != INT64_MAX) {
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const Row& r) { return r.seq > cut; }),
+               rows.end());
+  }
+
+  static constexpr std::array<std::string_view, 2> kIndex = {"1", "2"};
+  std::vector<std::string> counts;  // field counts as text, kept alive for the argv
+  counts.reserve(rows.size());
+  std::vector<std::string_view> args;
+  args.reserve(4 + rows.size() * 16);
+  const std::string epoch_text = std::to_string(epoch);
+  const std::string window = dedupe_next ? std::to_string(opts.batch_size) : "0";
+  args.insert(args.end(), {epoch_text, window, opts.domain.max_len(), opts.lifecycle.max_len()});
+  std::vector<std::string_view> fields;
   for (const Row& row : rows) {
-    commands.push_back((row.domain ? opts.domain : opts.lifecycle).xadd_command(row.event));
+    fields.clear();
+    StreamPublisher::append_fields(row.event, fields);
+    counts.push_back(std::to_string(fields.size()));
+    args.push_back(kIndex[static_cast<std::size_t>(row.stream)]);
+    args.push_back(counts.back());
+    args.insert(args.end(), fields.begin(), fields.end());
   }
 
-  // One connection, one pipeline, in seq order: Redis executes the XADDs in exactly this
-  // order, so per-user order holds within and across the two streams.
-  std::vector<Reply> replies;
-  std::string failure;
   const std::uint64_t sent_unix = opts.tracer ? telemetry::unix_nanos_now() : 0;
+  Reply reply;
   try {
-    redis->pipeline(commands, replies);
-  } catch (const RedisError& e) {
-    failure = e.what();
+    reply = eval_publish(args);
+  } catch (const RedisError&) {
+    dedupe_next = true;  // the script may have run: look before adding again
+    throw;
   }
-  std::size_t acked = 0;
-  while (acked < replies.size() && replies[acked].type != Reply::Type::error) ++acked;
-  if (failure.empty() && acked < replies.size()) {
-    const Row& bad = rows[acked];
-    failure = "XADD " + std::string(bad.domain ? opts.domain.stream() : opts.lifecycle.stream()) +
-              " refused event " + bad.event.event_id + ": " + replies[acked].str;
+  if (reply.type == Reply::Type::error) {
+    if (reply.str.starts_with("FENCED")) throw Fenced(reply.str);
+    dedupe_next = true;  // a script error may come after some entries were added
+    throw RedisError("publish script refused: " + reply.str);
+  }
+  if (reply.type != Reply::Type::array || reply.elements.size() != rows.size()) {
+    dedupe_next = true;
+    throw RedisError("publish script: unexpected reply");
+  }
+  dedupe_next = false;
+
+  std::vector<std::string> status(rows.size());
+  std::vector<std::int64_t> done;  // published now or before: their rows leave the outbox
+  std::array<std::int64_t, 2> ok_count{};
+  std::array<bool, 2> refused{};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    status[i] = reply.elements[i].str;
+    const Row& row = rows[i];
+    const int s = row.stream;
+    if (status[i] == "ok" || status[i] == "dup") {
+      done.push_back(row.seq);
+      if (status[i] == "ok") {
+        ++ok_count[static_cast<std::size_t>(s)];
+        if (publish_delay) publish_delay->Observe(seconds_since_epoch_us(row.occurred_epoch_us));
+      } else if (duplicates_skipped) {
+        duplicates_skipped->Increment();
+      }
+      if (!refused[static_cast<std::size_t>(s)]) note_unblocked(s);
+    } else if (status[i].starts_with("err:")) {
+      refused[static_cast<std::size_t>(s)] = true;
+      note_refusal(s, row, status[i].substr(4));
+    }
+  }
+  if (done.empty()) return rows.size();
+
+  if (opts.wait_replicas > 0) {
+    // Durable hand-off: only what enough replicas hold leaves the outbox. On a shortfall the
+    // rows stay; the next batch finds them in the streams (dedupe) and waits again.
+    const std::string replicas = std::to_string(opts.wait_replicas);
+    const std::string ms = std::to_string(
+        std::chrono::ceil<std::chrono::milliseconds>(opts.wait_timeout).count());
+    Reply acked = redis->command({"WAIT", replicas, ms},
+                                 opts.wait_timeout + opts.redis.operation_timeout);
+    if (acked.type != Reply::Type::integer || acked.integer < opts.wait_replicas) {
+      dedupe_next = true;
+      if (replica_shortfalls) replica_shortfalls->Increment();
+      log.warn("outbox relay: too few redis replicas acknowledged; events stay in the outbox",
+               {{"required", opts.wait_replicas},
+                {"acknowledged", static_cast<std::int64_t>(
+                                     acked.type == Reply::Type::integer ? acked.integer : -1)}});
+      return 0;  // not "caught up": the caller waits a poll interval
+    }
   }
 
-  if (acked > 0) {
-    // Only what Redis acknowledged; the rest (an error reply, or replies lost with the
-    // connection) stays and is retried from the first unacknowledged seq, never skipped.
-    std::string seqs = "{";
-    std::int64_t domain_count = 0;
-    for (std::size_t i = 0; i < acked; ++i) {
-      if (i > 0) seqs += ',';
-      seqs += std::to_string(rows[i].seq);
-      if (rows[i].domain) ++domain_count;
-      if (publish_delay) publish_delay->Observe(seconds_since_epoch_us(rows[i].occurred_epoch_us));
+  for (int s = 0; s < 2; ++s) {
+    if (published[static_cast<std::size_t>(s)]) {
+      published[static_cast<std::size_t>(s)]->Increment(
+          static_cast<double>(ok_count[static_cast<std::size_t>(s)]));
     }
-    seqs += '}';
-    record_publish_spans(rows, acked, sent_unix);
-    if (published_domain) {
-      published_domain->Increment(static_cast<double>(domain_count));
-      published_lifecycle->Increment(static_cast<double>(acked) - domain_count);
-    }
-    // A crash (or a PostgreSQL failure) before this DELETE republishes these rows later:
-    // that is the at-least-once side of the guarantee.
-    pg_exec(kDeletePublished, {seqs});
   }
-  if (!failure.empty()) throw RedisError(failure);
-  return static_cast<std::size_t>(n);
+  record_publish_spans(rows, status, sent_unix);
+  std::string seqs = "{";
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    if (i > 0) seqs += ',';
+    seqs += std::to_string(done[i]);
+  }
+  seqs += '}';
+  // A crash (or a PostgreSQL failure) before this DELETE leaves published rows behind: the
+  // next batch, of this leader or the next, finds them in the streams and does not add them
+  // again (dedupe), so a duplicate needs a crash and more than a batch of newer entries.
+  pg_exec(kDeletePublished, {seqs});
+  return rows.size();
 }
 
 // One producer span per published event, in the trace of the request that wrote it (a child
-// of its server span); all share the pipeline's round trip.
-void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows, std::size_t acked,
+// of its server span); all share the script's round trip.
+void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows,
+                                             const std::vector<std::string>& status,
                                              std::uint64_t sent_unix) const {
   const telemetry::Tracer* tracer = opts.tracer;
   if (tracer == nullptr || !tracer->enabled()) return;
   const std::uint64_t done_unix = telemetry::unix_nanos_now();
-  for (std::size_t i = 0; i < acked; ++i) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
+    if (status[i] != "ok") continue;
     if (row.event.trace_id.empty() || (row.trace_flags & 1u) == 0) continue;
-    const std::string_view stream = row.domain ? opts.domain.stream() : opts.lifecycle.stream();
+    const std::string_view stream = row.stream == 0 ? opts.domain.stream() : opts.lifecycle.stream();
     telemetry::SpanData span;
     span.trace_id = row.event.trace_id;
     span.span_id = telemetry::new_span_id();
@@ -471,20 +899,26 @@ void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows, std::
   }
 }
 
-// At most once per kStatsInterval.
+// At most once per kStatsInterval. A rejected statement keeps the session (and the lead).
 void OutboxRelay::Impl::refresh_stats() {
   if (!backlog_events) return;
   auto now = Clock::now();
   if (now < next_stats) return;
   next_stats = now + kStatsInterval;
-  auto r = pg_exec(kBacklogStats);
-  PGresult* res = r.at(0).get();
-  backlog_events->Set(static_cast<double>(to_int64(PQgetvalue(res, 0, 0))));
-  oldest_age->Set(std::max(0.0, std::strtod(PQgetvalue(res, 0, 1), nullptr)));
+  try {
+    auto r = pg_exec(kBacklogStats);
+    PGresult* res = r.at(0).get();
+    const std::int64_t counted = to_int64(PQgetvalue(res, 0, 0));
+    const std::int64_t span = to_int64(PQgetvalue(res, 0, 1));
+    backlog_events->Set(static_cast<double>(counted < 10000 ? counted : std::max(counted, span)));
+    oldest_age->Set(std::max(0.0, std::strtod(PQgetvalue(res, 0, 2), nullptr)));
+  } catch (const PgStatementError& e) {
+    log.debug("outbox relay: backlog statistics failed", {{"error", e.what()}});
+  }
 }
 
 void OutboxRelay::Impl::loop() {
-  Backoff pg_backoff, redis_backoff;
+  Backoff pg_backoff;
   bool pg_failure_logged = false;
   while (!stopping.load()) {
     try {
@@ -494,24 +928,37 @@ void OutboxRelay::Impl::loop() {
         pg_failure_logged = false;
         pg_backoff.reset();
       }
-      if (!leader && !try_become_leader()) {
-        // Another instance relays. Its session lock goes away with its connection, so a
-        // dead leader is replaced within leader_retry.
-        sleep(opts.leader_retry);
-        continue;
+      if (!leader) {
+        // Only an instance that reaches Redis stands (and says so, as a candidate, so that a
+        // leader that cannot publish knows it may hand over).
+        const bool usable = Clock::now() >= lead_again_at && redis_usable();
+        set_candidate(usable);
+        if (!usable || !try_become_leader()) {
+          sleep(opts.leader_retry);
+          continue;
+        }
       }
       if (!redis) redis_connect();
       const std::size_t n = relay_batch();
       redis_backoff.reset();
-      if (n == 0 && backlog_events) {
+      failed_cycles = 0;
+      if (n == 0 && backlog_events && !streams[0].blocked && !streams[1].blocked) {
         backlog_events->Set(0);  // the batch just saw an empty outbox
         oldest_age->Set(0);
       } else {
         refresh_stats();
       }
-      if (n == static_cast<std::size_t>(opts.batch_size)) continue;  // more backlog
+      if (n >= static_cast<std::size_t>(opts.batch_size)) continue;  // more backlog
       // Caught up: look again after the poll interval (see the header for why no NOTIFY).
       sleep(opts.poll_interval);
+    } catch (const Fenced& e) {
+      // Another instance took the lead while this one was frozen or cut off.
+      redis.reset();
+      try {
+        step_down(e.what());
+      } catch (const PgFailure&) {
+        pg_close();
+      }
     } catch (const RedisError& e) {
       redis.reset();
       if (publish_failures) publish_failures->Increment();
@@ -525,11 +972,29 @@ void OutboxRelay::Impl::loop() {
         log.debug("outbox relay: redis still failing", {{"error", e.what()}});
       }
       try {
-        if (pg != nullptr) refresh_stats();  // keep the backlog gauges moving
+        if (pg != nullptr) {
+          refresh_stats();  // keep the backlog gauges moving
+          // A leader that cannot publish hands over when another instance that can is
+          // waiting; alone, it keeps the lead and retries (nobody could do better).
+          if (leader && ++failed_cycles >= opts.step_down_after) {
+            const auto hi = static_cast<std::uint64_t>(kCandidateLockKey) >> 32;
+            const auto lo = static_cast<std::uint64_t>(kCandidateLockKey) & 0xffffffffu;
+            if (pg_bool(kCandidateWaiting, {std::to_string(hi), std::to_string(lo)})) {
+              step_down("redis failed " + std::to_string(failed_cycles) +
+                        " times in a row and another instance reaches it");
+              continue;
+            }
+          }
+        }
+      } catch (const PgFailure&) {
+        pg_close();
+      } catch (const PgStatementError&) {
+      }
+      try {
+        sleep(redis_backoff.next());
       } catch (const PgFailure&) {
         pg_close();
       }
-      sleep(redis_backoff.next());
     } catch (const PgFailure& e) {
       const bool was_leader = leader;
       pg_close();
@@ -540,6 +1005,12 @@ void OutboxRelay::Impl::loop() {
       } else {
         log.debug("outbox relay: postgres still failing", {{"error", e.what()}});
       }
+      sleep(pg_backoff.next());
+    } catch (const PgStatementError& e) {
+      // A statement the server rejected (e.g. its statement timeout): the session is fine,
+      // but this batch's state is unknown; start over on a fresh session.
+      log.warn("outbox relay statement failed", {{"error", e.what()}});
+      pg_close();
       sleep(pg_backoff.next());
     }
   }

@@ -1,8 +1,8 @@
 #pragma once
 // The outbox relay (api.md §10): copies committed rows of "user".event_outbox to the two Redis
 // streams, in seq order, and deletes what Redis acknowledged. At least once, in commit order
-// per user, across Redis outages, PostgreSQL restarts and crashes; see docs/architecture.md
-// "Events" for the exact guarantee.
+// per user and stream, across Redis outages and refusals, PostgreSQL restarts, crashes and
+// frozen leaders; see docs/architecture.md "Events" for the exact guarantee.
 //
 // It runs on its OWN thread with its own blocking hiredis connection and its own libpq
 // connection (non-blocking libpq driven by poll(), so every wait is bounded and stop() can cut
@@ -39,6 +39,18 @@ struct OutboxRelayOptions {
   std::chrono::nanoseconds poll_interval = std::chrono::milliseconds(25);
   // How often a non-leader tries to take over the relay lock.
   std::chrono::nanoseconds leader_retry = std::chrono::seconds(1);
+  // The longest a leader that stopped talking to PostgreSQL (a frozen process, a dead network
+  // path) keeps the lead: the relay session's idle_session_timeout, after which the server
+  // ends the session and its lock goes to another instance. The leader talks at least every
+  // quarter of it.
+  std::chrono::nanoseconds leader_timeout = std::chrono::seconds(10);
+  // A leader whose Redis failed this many cycles in a row hands the lead over, when another
+  // instance that reaches Redis is waiting for it.
+  int step_down_after = 5;
+  // Durable hand-off: Redis replicas that must acknowledge a batch (WAIT) before its rows
+  // leave the outbox; 0: the master's acknowledgement is enough.
+  int wait_replicas = 0;
+  std::chrono::nanoseconds wait_timeout = std::chrono::seconds(1);
   int batch_size = 500;
   // Records a producer span per published event whose request was sampled; null: none.
   const telemetry::Tracer* tracer = nullptr;

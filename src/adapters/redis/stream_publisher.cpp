@@ -2,15 +2,20 @@
 
 namespace userservice::redis {
 
-std::vector<std::string_view> StreamPublisher::xadd_command(const StreamEvent& e) const {
-  std::vector<std::string_view> argv = {
-      "XADD",     stream_,       "MAXLEN",  "~",           max_len_, "*",
-      "event_id", e.event_id,    "event_type", e.event_type, "user_id", e.user_id,
-      "occurred_at", e.occurred_at, "payload", e.payload};
+void StreamPublisher::append_fields(const StreamEvent& e, std::vector<std::string_view>& out) {
+  // event_id first: the relay's script finds it there when it looks for entries already
+  // published (outbox_relay.cpp).
+  out.insert(out.end(), {"event_id", e.event_id, "event_type", e.event_type, "user_id",
+                         e.user_id, "occurred_at", e.occurred_at, "payload", e.payload});
   if (!e.trace_id.empty()) {
-    argv.push_back("trace_id");
-    argv.push_back(e.trace_id);
+    out.push_back("trace_id");
+    out.push_back(e.trace_id);
   }
+}
+
+std::vector<std::string_view> StreamPublisher::xadd_command(const StreamEvent& e) const {
+  std::vector<std::string_view> argv = {"XADD", stream_, "MAXLEN", "~", max_len_, "*"};
+  append_fields(e, argv);
   return argv;
 }
 

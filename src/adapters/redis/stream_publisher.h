@@ -24,10 +24,13 @@ class StreamPublisher {
       : stream_(std::move(stream)), max_len_(std::to_string(max_len)) {}
 
   const std::string& stream() const noexcept { return stream_; }
+  const std::string& max_len() const noexcept { return max_len_; }
 
-  // The argv of `XADD <stream> MAXLEN ~ <max_len> * event_id … [trace_id …]`, for
-  // pipelining (Connection::pipeline). It points into `event` and this publisher, which
-  // must outlive it.
+  // The entry's field/value pairs, event_id first: `event_id … event_type … user_id …
+  // occurred_at … payload … [trace_id …]`. They point into `event`, which must outlive them.
+  static void append_fields(const StreamEvent& event, std::vector<std::string_view>& out);
+  // The argv of `XADD <stream> MAXLEN ~ <max_len> * <fields>`. It points into `event` and
+  // this publisher, which must outlive it.
   std::vector<std::string_view> xadd_command(const StreamEvent& event) const;
 
  private:
