@@ -106,6 +106,7 @@ struct Runtime::Impl {
   asio::awaitable<void> refresh_metrics();
   void publish_pool_stats(const postgres::Pool& pool);
   bool stopping = false;
+  bool serving = false;  // the listeners accept: a failure now needs a graceful stop
   std::optional<asio::steady_timer> refresh_timer;
   asio::awaitable<void> main();
 };
@@ -234,19 +235,15 @@ asio::awaitable<void> Runtime::Impl::start() {
     admin_server = std::make_unique<http::Server>(io, admin_options, admin_router, log, &metrics);
     step("admin listener", [&] { admin_server->listen(); });
   }
-  internal_server->start();
-  if (admin_server) admin_server->start();
-
-  // The expiry sweeper (api.md §9) on the event loop, once everything it needs is up.
+  // 7. Background work, built before the listeners serve, so that whatever can fail here
+  // (the relay's eventfd, ...) fails the start before any request was accepted.
   sweeper = std::make_unique<services::ExpirySweeper>(
       io.get_executor(), *command_store, random, [] { return std::chrono::system_clock::now(); },
       log,
       services::ExpirySweeperOptions{
           .interval = cfg.expiry_sweep_interval, .metrics = &metrics, .keys = keys.get()});
-  sweeper->start();
-
-  // 7. The outbox relay, on its own thread with its own connections: it never blocks the
-  // event loop, and an unreachable Redis only delays events (api.md §10).
+  // The outbox relay, on its own thread with its own connections: it never blocks the event
+  // loop, and an unreachable Redis only delays events (api.md §10).
   redis::OutboxRelayOptions relay_options{cfg.postgres.primary_dsn,
                                           {cfg.redis.master_addr, cfg.redis.password,
                                            cfg.redis.db, cfg.redis.operation_timeout},
@@ -256,11 +253,20 @@ asio::awaitable<void> Runtime::Impl::start() {
   relay_options.leader_timeout = cfg.outbox_leader_timeout;
   relay_options.wait_replicas = cfg.redis.wait_replicas;
   relay_options.wait_timeout = cfg.redis.wait_timeout;
-  relay = std::make_unique<redis::OutboxRelay>(std::move(relay_options), log, &metrics);
-  relay->start();
+  relay = step("outbox relay", [&] {
+    return std::make_unique<redis::OutboxRelay>(std::move(relay_options), log, &metrics);
+  });
+
+  internal_server->start();
+  if (admin_server) admin_server->start();
+  serving = true;
+  // From here on a failure (a thread that cannot be created) ends the process gracefully:
+  // main() drains the listeners before exiting 1.
+  step("expiry sweeper", [&] { sweeper->start(); });
+  step("outbox relay", [&] { relay->start(); });
   // Pull-style gauges (pools, process) refreshed on the loop, so that exporters on other
   // threads read recent values without touching loop-owned state.
-  asio::co_spawn(io, refresh_metrics(), asio::detached);
+  step("metrics", [&] { asio::co_spawn(io, refresh_metrics(), asio::detached); });
   log.info("listening", {{"internal_addr", cfg.internal_http.addr},
                          {"internal_port", unsigned{internal_server->port()}},
                          {"admin_addr", cfg.admin_http.addr},
@@ -313,12 +319,24 @@ asio::awaitable<void> Runtime::Impl::main() {
   // Registered before anything starts: a signal that arrives while the listeners are
   // already open but later steps still run is queued, not fatal, and handled right after.
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::exception_ptr failed;
   try {
     co_await start();
   } catch (...) {
-    if (primary) primary->close();
-    for (auto& r : replicas) r->close();
-    throw;
+    failed = std::current_exception();
+  }
+  if (failed) {
+    if (serving) {
+      // The listeners were already serving: stop like on SIGTERM (drain, relay, exporters)
+      // rather than leave a process that answers but is not whole. Exit code 1 all the same.
+      log.error("startup failed after the listeners opened; shutting down");
+      signals.cancel();
+      co_await shutdown();
+    } else {
+      if (primary) primary->close();
+      for (auto& r : replicas) r->close();
+    }
+    std::rethrow_exception(failed);
   }
   int signo = co_await signals.async_wait(asio::use_awaitable);
   log.info("signal received", {{"signal", signo}});

@@ -261,3 +261,31 @@ TEST(Shutdown, GivesUpOnRequestsStillRunningAtTheShutdownTimeout) {
   ASSERT_TRUE(code.has_value());
   EXPECT_LT(took, 3s);
 }
+
+// A start-up step after the listeners opened fails (here: the relay's thread cannot be
+// created, as under a thread limit; injected with an LD_PRELOAD shim, the binary has no test
+// hooks). The process must not linger half-started, answering 503s: it stops the way SIGTERM
+// stops it, and exits 1 with the "startup failed" line.
+TEST(Startup, FailureAfterTheListenersOpenedStopsGracefullyWithExitCode1) {
+  const std::string dsn = shared_pg().create_database();
+  const int port = free_loopback_port();
+  auto env = service_env(dsn, port, {{"USERSERVICE_SHUTDOWN_TIMEOUT", "2s"}});
+  env["LD_PRELOAD"] = USERSERVICE_FAULT_SHIM;
+  env["FAULT_PTHREAD_CREATE_AFTER_LISTEN"] = "1";
+  // Under AddressSanitizer the shim comes before the ASan runtime in the library list.
+  env["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=0";
+  ServiceProcess p(USERSERVICE_BINARY, env);
+  const auto t0 = std::chrono::steady_clock::now();
+  p.start();
+  auto code = p.wait_exit(15s);
+  ASSERT_TRUE(code.has_value()) << "still running after a failed start\n" << p.stdout_text();
+  EXPECT_EQ(*code, 1) << p.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);
+  EXPECT_NE(p.stderr_text().find("startup failed: outbox relay"), std::string::npos)
+      << p.stderr_text();
+  const std::string out = p.stdout_text();
+  EXPECT_NE(out.find("startup failed after the listeners opened; shutting down"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"msg\":\"shutting down\""), std::string::npos) << out;
+  EXPECT_FALSE(detail::can_connect(port)) << "the listener is closed";
+}
