@@ -837,6 +837,21 @@ TEST(EventsRelay, LeaderCutOffFromRedisHandsOverToAnInstanceThatReachesIt) {
   EXPECT_GE(metric_value(metrics_text(s1), "outbox_relay_step_downs_total"), 1);
 }
 
+// The database was restored (its epoch sequence went back) while Redis kept the fence of the
+// old leaders: a new leader must move the sequence on, not be refused forever.
+TEST(EventsRelay, AFenceAboveTheEpochSequenceIsMovedPastNotAStall) {
+  const Streams st = unique_streams();
+  RedisServer& redis = shared_redis();
+  redis.command({"SET", st.domain + ":relay_fence", "1000"});
+  auto s = start_service(stream_env(st));
+  auto a = create_account(s);
+  EXPECT_TRUE(eventually([&] {
+    return user_entries(redis, st.lifecycle, "lifecycle", a.user_id).size() == 1;
+  })) << tail_of(s.process->stdout_text());
+  EXPECT_EQ(redis.command({"GET", st.domain + ":relay_fence"}).at(0), "1001");
+  EXPECT_TRUE(logged(s, "moving it on"));
+}
+
 // Alone, a leader whose Redis is down keeps the lead (nobody could do better) and keeps the
 // backlog gauges moving; the backlog is measured without counting every row.
 TEST(EventsRelay, BacklogOfManyRowsIsMeasuredCheaplyDuringAnOutage) {

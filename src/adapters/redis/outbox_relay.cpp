@@ -101,7 +101,7 @@ local epoch = tonumber(ARGV[1])
 local stored = redis.pcall('GET', KEYS[3])
 local fence = 0
 if type(stored) == 'string' then fence = tonumber(stored) or 0 end
-if epoch < fence then return redis.error_reply('FENCED ' .. fence) end
+if epoch < fence then return redis.error_reply('FENCED ' .. stored) end
 if epoch > fence then redis.call('SET', KEYS[3], ARGV[1]) end
 local window = tonumber(ARGV[2])
 local maxlen = {ARGV[3], ARGV[4]}
@@ -609,6 +609,25 @@ bool OutboxRelay::Impl::try_become_leader() {
   if (leader_gauge) leader_gauge->Set(1);
   log.info("outbox relay is the leader",
            {{"pid", static_cast<std::int64_t>(::getpid())}, {"epoch", epoch}});
+  // Raise the fence at once (a script call without rows): from here on a previous leader
+  // that wakes up with a batch in hand is refused. Holding the lock, this leader is the only
+  // one: a fence above its epoch means the sequence went back (a restored or recreated
+  // database, Redis kept), so the sequence moves past the fence and the call is repeated.
+  for (int attempt = 0;; ++attempt) {
+    const std::string epoch_text = std::to_string(epoch);
+    Reply fenced =
+        eval_publish({epoch_text, "0", opts.domain.max_len(), opts.lifecycle.max_len()});
+    if (fenced.type != Reply::Type::error) break;
+    if (!fenced.str.starts_with("FENCED ") || attempt > 0) {
+      throw RedisError("publish script refused: " + fenced.str);
+    }
+    const std::string fence = fenced.str.substr(7);
+    log.warn("outbox relay: the fence in redis is above the epoch sequence; moving it on",
+             {{"fence", fence}, {"epoch", epoch}});
+    pg_exec(R"(SELECT setval('"user".outbox_relay_epoch', $1::bigint))", {fence});
+    auto next = pg_exec(kNextEpoch);
+    epoch = to_int64(PQgetvalue(next.at(0).get(), 0, 0));
+  }
   return true;
 }
 
