@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <map>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -535,6 +536,43 @@ inline void seed_limit(const RunningService& s, const std::string& user_id, cons
         sql_literal(reason) + ", 'admin', 'admin-tests', now() - interval '1 hour', " +
         expires_at_sql + ")");
 }
+
+// Holds `user_id`'s account row lock — the lock every admin command and self-service write
+// takes first — on a session of its own, as a slow command would: taken before the
+// constructor returns, held for `hold`, then `before_commit` (SQL, may be empty) runs and the
+// transaction commits. The destructor waits for that.
+class AccountRowLock {
+ public:
+  AccountRowLock(const std::string& dsn, const std::string& user_id, std::chrono::milliseconds hold,
+                 std::string before_commit = "") {
+    std::promise<void> taken;
+    thread_ = std::thread([&taken, dsn, user_id, hold, before_commit = std::move(before_commit)] {
+      PGconn* c = PQconnectdb(dsn.c_str());
+      PQclear(PQexec(c, "BEGIN"));
+      PGresult* r = PQexec(c, (R"(SELECT 1 FROM "user".accounts WHERE user_id = )" +
+                               sql_literal(user_id) + " FOR UPDATE")
+                                  .c_str());
+      EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
+      PQclear(r);
+      taken.set_value();
+      std::this_thread::sleep_for(hold);
+      if (!before_commit.empty()) {
+        r = PQexec(c, before_commit.c_str());
+        EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
+        PQclear(r);
+      }
+      PQclear(PQexec(c, "COMMIT"));
+      PQfinish(c);
+    });
+    taken.get_future().wait();
+  }
+  ~AccountRowLock() { thread_.join(); }
+  AccountRowLock(const AccountRowLock&) = delete;
+  AccountRowLock& operator=(const AccountRowLock&) = delete;
+
+ private:
+  std::thread thread_;
+};
 
 // Moves updated_at an hour back so that "unchanged" and "changed" are both observable.
 inline void age_updated_at(const RunningService& s, const std::string& user_id) {

@@ -271,22 +271,11 @@ TEST(Idempotency, A504RetriedWithItsKeyIsAppliedExactlyOnce) {
   const RunningService& s = svc.s;
   const auto user = acct::create_account(s).user_id;
   const auto h = key_header(fresh_key());
-  std::promise<void> locked;
-  std::thread admin([&] {
-    PGconn* c = PQconnectdb(s.dsn.c_str());
-    PQclear(PQexec(c, "BEGIN"));
-    PQclear(PQexec(c, (R"(SELECT 1 FROM "user".accounts WHERE user_id = ')" + user +
-                       "' FOR UPDATE")
-                          .c_str()));
-    locked.set_value();
-    std::this_thread::sleep_for(800ms);
-    PQclear(PQexec(c, "COMMIT"));
-    PQfinish(c);
-  });
-  locked.get_future().wait();
+  std::optional<acct::AccountRowLock> admin;
+  admin.emplace(s.dsn, user, 800ms);
   const auto body = with_meta({{"limit_code", "max_owned_private_games"}, {"value", 9}});
   acct::expect_error(command(s, user, "/limits/set", body, h), 504, "deadline_exceeded");
-  admin.join();
+  admin.reset();
   std::this_thread::sleep_for(200ms);
   auto retry = command(s, user, "/limits/set", body, h);
   EXPECT_EQ(retry.status, 200u) << retry.body;

@@ -35,21 +35,10 @@ TEST(PartialFailures, BatchWithOneStuckSegmentAnswersEveryCommittedCallerWithSuc
   for (int i = 0; i < 12; ++i) users.push_back(acct::create_account(s).user_id);
   const std::string locked = users[5];
 
-  std::promise<void> lock_taken;
-  std::thread locker([&] {
-    // Holds the account row lock every command takes first, for longer than the operation
-    // timeout (the server cancels the waiting statement at 500 ms: a definite rollback).
-    PGconn* c = PQconnectdb(s.dsn.c_str());
-    PQclear(PQexec(c, "BEGIN"));
-    PQclear(PQexec(c, (R"(SELECT 1 FROM "user".accounts WHERE user_id = ')" + locked +
-                       "' FOR UPDATE")
-                          .c_str()));
-    lock_taken.set_value();
-    std::this_thread::sleep_for(1500ms);
-    PQclear(PQexec(c, "COMMIT"));
-    PQfinish(c);
-  });
-  lock_taken.get_future().wait();
+  // Holds the account row lock every command takes first, for longer than the operation
+  // timeout (the server cancels the waiting statement at 500 ms: a definite rollback).
+  std::optional<acct::AccountRowLock> lock;
+  lock.emplace(s.dsn, locked, 1500ms);
 
   std::vector<std::future<HttpResponse>> calls;
   for (const auto& u : users) {
@@ -59,7 +48,7 @@ TEST(PartialFailures, BatchWithOneStuckSegmentAnswersEveryCommittedCallerWithSuc
   }
   std::vector<HttpResponse> answers;
   for (auto& f : calls) answers.push_back(f.get());
-  locker.join();
+  lock.reset();
 
   for (std::size_t i = 0; i < users.size(); ++i) {
     const long records = limit_records(s, users[i]);
@@ -83,48 +72,23 @@ TEST(PartialFailures, BatchWithOneStuckSegmentAnswersEveryCommittedCallerWithSuc
   EXPECT_NE(line.substr(line.rfind(' ') + 1), "0") << line;
 }
 
-// Runs `sql_before_commit` in a transaction that first holds `user_id`'s account row lock for
-// `hold`, then commits: what an admin command does, slowed down.
-void hold_account_lock_then_commit(const std::string& dsn, const std::string& user_id,
-                                   std::chrono::milliseconds hold,
-                                   const std::string& sql_before_commit,
-                                   std::promise<void>& locked) {
-  PGconn* c = PQconnectdb(dsn.c_str());
-  PQclear(PQexec(c, "BEGIN"));
-  PQclear(PQexec(c, (R"(SELECT 1 FROM "user".accounts WHERE user_id = ')" + user_id +
-                     "' FOR UPDATE")
-                        .c_str()));
-  locked.set_value();
-  std::this_thread::sleep_for(hold);
-  PGresult* r = PQexec(c, sql_before_commit.c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  PQclear(r);
-  PQclear(PQexec(c, "COMMIT"));
-  PQfinish(c);
-}
-
 // A profile_update_block committed by the transaction a patch waits for (holding the account
 // row lock, as every admin command does) denies the patch: the block check runs after the lock.
 TEST(PartialFailures, BlockCommittedWhileAPatchWaitsForTheRowLockDeniesThePatch) {
   auto s = start_service();
   for (const std::string route : {"profile", "settings"}) {
     auto user = acct::create_account(s);
-    std::promise<void> locked;
-    std::thread admin([&] {
-      hold_account_lock_then_commit(
-          s.dsn, user.user_id, 400ms,
-          R"(INSERT INTO "user".sanction_active(user_id, sanction_code, reason_code, actor_type,
-                                                actor_id, applied_at, expires_at)
-             VALUES ()" + acct::sql_literal(user.user_id) +
-              R"(, 'profile_update_block', 'abuse', 'admin', 'a1', now(), NULL))",
-          locked);
-    });
-    locked.get_future().wait();
+    std::optional<acct::AccountRowLock> admin;
+    admin.emplace(s.dsn, user.user_id, 400ms,
+                  R"(INSERT INTO "user".sanction_active(user_id, sanction_code, reason_code,
+                                                       actor_type, actor_id, applied_at, expires_at)
+                     VALUES ()" + acct::sql_literal(user.user_id) +
+                      R"(, 'profile_update_block', 'abuse', 'admin', 'a1', now(), NULL))");
     const std::string body = route == "profile"
                                  ? json::serialize(json::object{{"user_name", acct::unique_user_name()}})
                                  : json::serialize(json::object{{"time_zone", "Europe/Berlin"}});
     auto r = s.call("PATCH", acct::kApi + "/users/" + user.user_id + "/" + route, body);
-    admin.join();
+    admin.reset();
     acct::expect_error(r, 409, "policy_denied");
     auto account = acct::account_of(s, user.user_id);
     EXPECT_NE(str(account, "time_zone"), "Europe/Berlin");

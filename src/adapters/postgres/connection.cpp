@@ -630,24 +630,20 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
     for (std::size_t k = finished; k < segments.size(); ++k) {
       Segment& seg = segments[k];
       const RequestContext* ctx = seg.instr.ctx;
-      if (k == finished && e.code() == ErrorCode::deadline_exceeded) {
+      const bool own_deadline = k == finished && e.code() == ErrorCode::deadline_exceeded;
+      // Sent, neither confirmed nor rejected: a write may have committed.
+      const bool in_doubt = !own_deadline && sent && !server_ended && seg.writes();
+      log_.warn(in_doubt ? "postgres write outcome unknown" : "postgres query failed",
+                {{"pool", pool_name_},
+                 {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
+                 {"error", e.detail().empty() ? e.message() : e.detail()},
+                 {"request_id", ctx ? ctx->request_id : ""},
+                 {"trace_id", ctx ? ctx->trace_id : ""}});
+      if (own_deadline) {
         seg.error = std::make_exception_ptr(e);  // the single caller's own deadline
-      } else if (sent && !server_ended && seg.writes()) {
-        // Sent, neither confirmed nor rejected: it may have committed.
-        log_.warn("postgres write outcome unknown",
-                  {{"pool", pool_name_},
-                   {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
-                   {"error", e.detail().empty() ? e.message() : e.detail()},
-                   {"request_id", ctx ? ctx->request_id : ""},
-                   {"trace_id", ctx ? ctx->trace_id : ""}});
+      } else if (in_doubt) {
         seg.error = std::make_exception_ptr(outcome_unknown(e.detail()));
       } else {
-        log_.warn("postgres query failed",
-                  {{"pool", pool_name_},
-                   {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
-                   {"error", e.detail().empty() ? e.message() : e.detail()},
-                   {"request_id", ctx ? ctx->request_id : ""},
-                   {"trace_id", ctx ? ctx->trace_id : ""}});
         seg.error = std::make_exception_ptr(
             e.code() == ErrorCode::deadline_exceeded ? unavailable(e.detail()) : e);
       }
