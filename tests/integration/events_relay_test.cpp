@@ -883,16 +883,21 @@ TEST(EventsRelay, BacklogOfManyRowsIsMeasuredCheaplyDuringAnOutage) {
 // stay (and are counted); when it is back they go, each event once on the master.
 TEST(EventsRelay, WaitForARealReplicaBeforeForgettingEvents) {
   const Streams st = unique_streams();
-  RedisServer master("wait-secret");
+  // No 5 s wait for more replicas before a full sync (Redis 7's default).
+  RedisServer master("wait-secret", {"--repl-diskless-sync-delay", "0"});
   auto replica_args = [&] {
     return std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(master.port()),
                                     "--masterauth", "wait-secret"};
   };
+  // In sync (not merely connected): only then does it acknowledge writes.
+  const auto replica_online = [&] {
+    return eventually([&] {
+      return master.command({"INFO", "replication"}).at(0).find("state=online") !=
+             std::string::npos;
+    }, 10s);
+  };
   auto replica = std::make_unique<RedisServer>("wait-secret", replica_args());
-  ASSERT_TRUE(eventually([&] {
-    return master.command({"INFO", "replication"}).at(0).find("connected_slaves:1") !=
-           std::string::npos;
-  }, 10s));
+  ASSERT_TRUE(replica_online());
   auto s = start_service(redis_env(master, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
                                                            {"USERSERVICE_REDIS_WAIT_REPLICAS", "1"},
                                                            {"USERSERVICE_REDIS_WAIT_TIMEOUT", "300ms"}})));
@@ -916,9 +921,13 @@ TEST(EventsRelay, WaitForARealReplicaBeforeForgettingEvents) {
   }
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(outbox_rows(s), 3) << "not acknowledged by a replica: still in the outbox";
-  EXPECT_GT(metric_value(metrics_text(s), "outbox_replica_ack_shortfalls_total"), 0);
+  const std::string text = metrics_text(s);
+  EXPECT_GT(metric_value(text, "outbox_replica_ack_shortfalls_total"), 0) << text;
+  EXPECT_EQ(metric_value(text, "outbox_backlog_events"), 3) << text;
+  EXPECT_EQ(times_logged(s, "too few redis replicas acknowledged"), 1u) << "not once per retry";
 
   replica = std::make_unique<RedisServer>("wait-secret", replica_args());
+  ASSERT_TRUE(replica_online());
   expect_outbox_drains(s, 20s);
   auto entries = user_entries(master, st.domain, "domain", a.user_id);
   EXPECT_EQ(duplicates(entries), 0u) << "the retries found their entries already there";

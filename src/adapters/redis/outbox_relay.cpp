@@ -267,6 +267,11 @@ struct OutboxRelay::Impl {
   // The next batch first looks for its rows among the newest stream entries: after an
   // outcome the relay could not learn, and when it takes the lead.
   bool dedupe_next = true;
+  // Too few replicas acknowledged: the next attempt waits until then (doubling delays, at
+  // most a second: each attempt's WAIT already waits its timeout).
+  Clock::time_point hold_until{};
+  Backoff replica_backoff{1s};
+  Clock::time_point last_shortfall_log{};
 
   // A stream whose first row Redis refuses is retried with its own backoff while the other
   // stream goes on.
@@ -857,12 +862,18 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     if (acked.type != Reply::Type::integer || acked.integer < opts.wait_replicas) {
       dedupe_next = true;
       if (replica_shortfalls) replica_shortfalls->Increment();
-      log.warn("outbox relay: too few redis replicas acknowledged; events stay in the outbox",
-               {{"required", opts.wait_replicas},
-                {"acknowledged", static_cast<std::int64_t>(
-                                     acked.type == Reply::Type::integer ? acked.integer : -1)}});
-      return 0;  // not "caught up": the caller waits a poll interval
+      const auto at = Clock::now();
+      hold_until = at + replica_backoff.next();
+      if (at - last_shortfall_log >= kBlockedLogInterval) {
+        last_shortfall_log = at;
+        log.warn("outbox relay: too few redis replicas acknowledged; events stay in the outbox",
+                 {{"required", opts.wait_replicas},
+                  {"acknowledged", static_cast<std::int64_t>(
+                                       acked.type == Reply::Type::integer ? acked.integer : -1)}});
+      }
+      return rows.size();
     }
+    replica_backoff.reset();
   }
 
   for (int s = 0; s < 2; ++s) {
@@ -966,6 +977,11 @@ void OutboxRelay::Impl::loop() {
         oldest_age->Set(0);
       } else {
         refresh_stats();
+      }
+      const auto now = Clock::now();
+      if (hold_until > now) {
+        sleep(hold_until - now);  // waiting for replicas to catch up
+        continue;
       }
       if (n >= static_cast<std::size_t>(opts.batch_size)) continue;  // more backlog
       // Caught up: look again after the poll interval (see the header for why no NOTIFY).
