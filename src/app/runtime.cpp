@@ -121,6 +121,9 @@ asio::awaitable<void> Runtime::Impl::start() {
     for (auto& processor : pipeline.span_processors) tracer.add_processor(std::move(processor));
     metrics_exporter = std::move(pipeline.metrics);
   });
+  // Lines the logger had to drop (stdout not keeping up) show as a counter.
+  metrics.on_scrape([this] { metrics.log_lines_dropped(log.dropped()); });
+
   // 1. Redis: AUTH, SELECT, PING with the operation timeout.
   // The check's connection is closed right away: only the relay talks to Redis, on its own
   // connection, so holding this one would only keep an idle client open for the process life.

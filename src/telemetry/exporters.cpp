@@ -1,5 +1,7 @@
 #include "telemetry/exporters.h"
 
+#include "telemetry/line_writer.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -87,21 +89,20 @@ class OtlpMetricExporter final : public MetricExporter {
   OtlpHttpClient client_;
 };
 
-ExportResult write_all(std::FILE* out, const std::string& text) {
+ExportResult write_all(LineWriter& out, const std::string& text) {
   ExportResult r;
-  // One fwrite: stdio locks the FILE per call, so log lines cannot land inside ours.
-  if (!text.empty() && std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
-    r.error = "short write to stdout";
+  // Queued in one piece: log lines cannot land inside ours.
+  if (!out.write(text)) {
+    r.error = "stdout queue full (the reader does not keep up)";
     return r;
   }
-  std::fflush(out);
   r.ok = true;
   return r;
 }
 
 class StdoutSpanExporter final : public SpanExporter {
  public:
-  StdoutSpanExporter(std::string service, std::FILE* out)
+  StdoutSpanExporter(std::string service, LineWriter& out)
       : service_(std::move(service)), out_(out) {}
   ExportResult export_spans(std::span<const SpanData> spans, Clock::time_point) override {
     std::string text;
@@ -113,12 +114,12 @@ class StdoutSpanExporter final : public SpanExporter {
 
  private:
   std::string service_;
-  std::FILE* out_;
+  LineWriter& out_;
 };
 
 class StdoutMetricExporter final : public MetricExporter {
  public:
-  StdoutMetricExporter(std::string service, std::FILE* out)
+  StdoutMetricExporter(std::string service, LineWriter& out)
       : service_(std::move(service)), out_(out) {}
   ExportResult export_metrics(std::span<const OtelMetric> metrics, std::uint64_t,
                               std::uint64_t time, Clock::time_point) override {
@@ -130,7 +131,7 @@ class StdoutMetricExporter final : public MetricExporter {
 
  private:
   std::string service_;
-  std::FILE* out_;
+  LineWriter& out_;
 };
 
 prometheus::Family<prometheus::Counter>& spans_exported_family(prometheus::Registry& r) {
@@ -197,10 +198,10 @@ std::unique_ptr<MetricExporter> make_otlp_metric_exporter(Resource resource,
                                                           OtlpExporterOptions options, Logger&) {
   return std::make_unique<OtlpMetricExporter>(std::move(resource), std::move(options));
 }
-std::unique_ptr<SpanExporter> make_stdout_span_exporter(std::string service, std::FILE* out) {
+std::unique_ptr<SpanExporter> make_stdout_span_exporter(std::string service, LineWriter& out) {
   return std::make_unique<StdoutSpanExporter>(std::move(service), out);
 }
-std::unique_ptr<MetricExporter> make_stdout_metric_exporter(std::string service, std::FILE* out) {
+std::unique_ptr<MetricExporter> make_stdout_metric_exporter(std::string service, LineWriter& out) {
   return std::make_unique<StdoutMetricExporter>(std::move(service), out);
 }
 
@@ -526,8 +527,8 @@ std::chrono::milliseconds ms(config::Duration d) {
 }  // namespace
 
 TelemetryPipeline build_telemetry(const config::TelemetryConfig& cfg, Logger& log,
-                                  prometheus::Registry& registry, MetricsCollect collect,
-                                  std::FILE* stdout_sink) {
+                                  prometheus::Registry& registry, MetricsCollect collect) {
+  LineWriter& stdout_sink = log.writer();
   TelemetryPipeline out;
   const Resource resource = make_resource(cfg.service_name, cfg.resource_attributes);
   const std::string service = cfg.service_name;

@@ -38,6 +38,8 @@ class Registry;
 
 namespace userservice::telemetry {
 
+class LineWriter;
+
 struct ExportResult {
   bool ok = false;
   std::int64_t rejected = 0;  // items the collector refused in a partial success
@@ -77,10 +79,11 @@ std::unique_ptr<SpanExporter> make_otlp_span_exporter(Resource resource,
                                                       OtlpExporterOptions options, Logger& log);
 std::unique_ptr<MetricExporter> make_otlp_metric_exporter(Resource resource,
                                                           OtlpExporterOptions options, Logger& log);
-// JSON lines (shapes in otlp.h) written to `out` with one fwrite per batch, so lines never
-// interleave with the logger's.
-std::unique_ptr<SpanExporter> make_stdout_span_exporter(std::string service, std::FILE* out);
-std::unique_ptr<MetricExporter> make_stdout_metric_exporter(std::string service, std::FILE* out);
+// JSON lines (shapes in otlp.h) queued on `out` (the logger's writer: one queue, so lines
+// never interleave with the log's and never block) in one piece per batch. A full queue fails
+// the export (the spans count as dropped).
+std::unique_ptr<SpanExporter> make_stdout_span_exporter(std::string service, LineWriter& out);
+std::unique_ptr<MetricExporter> make_stdout_metric_exporter(std::string service, LineWriter& out);
 
 struct BatchOptions {  // OTEL_BSP_* defaults
   std::size_t max_queue_size = 2048;
@@ -149,11 +152,11 @@ struct TelemetryPipeline {
 };
 
 // OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: otlp -> OTLP/HTTP with the signal's protocol,
-// console -> JSON lines on `stdout_sink`, none -> nothing; USERSERVICE_OTEL_STDOUT_*_ENABLED
-// adds the JSON lines next to OTLP. The resource comes from service_name and
-// resource_attributes. `collect` is only called when a metrics exporter exists.
+// console -> JSON lines through the logger's writer, none -> nothing;
+// USERSERVICE_OTEL_STDOUT_*_ENABLED adds the JSON lines next to OTLP. The resource comes from
+// service_name and resource_attributes. `collect` is only called when a metrics exporter
+// exists.
 TelemetryPipeline build_telemetry(const config::TelemetryConfig& config, Logger& log,
-                                  prometheus::Registry& registry, MetricsCollect collect,
-                                  std::FILE* stdout_sink = stdout);
+                                  prometheus::Registry& registry, MetricsCollect collect);
 
 }  // namespace userservice::telemetry

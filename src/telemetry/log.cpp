@@ -1,5 +1,7 @@
 #include "telemetry/log.h"
 
+#include "telemetry/line_writer.h"
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -61,6 +63,17 @@ void append_timestamp(std::string& out) {
 }
 }  // namespace
 
+Logger::Logger(Level min_level, std::FILE* out, std::size_t max_queued_bytes)
+    : min_(min_level), writer_(std::make_unique<LineWriter>(out, max_queued_bytes)) {}
+
+Logger::~Logger() = default;
+
+bool Logger::flush(std::chrono::steady_clock::time_point deadline) {
+  return writer_->flush(deadline);
+}
+
+std::uint64_t Logger::dropped() const { return writer_->dropped_lines(); }
+
 void Logger::log(Level level, std::string_view msg, Fields fields) {
   if (!enabled(level)) return;
   std::string line;
@@ -100,9 +113,7 @@ void Logger::log(Level level, std::string_view msg, Fields fields) {
         f.value);
   }
   line += "}\n";
-  std::lock_guard lock(mu_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  writer_->write(line);
 }
 
 }  // namespace userservice::telemetry

@@ -1,10 +1,13 @@
 #pragma once
 // Structured logs: one JSON object per line on stdout, filtered by level.
 //   log.info("listening", {{"addr", "0.0.0.0:8091"}});
+// Lines go through a bounded queue to a writer thread (line_writer.h): logging never waits
+// for stdout; when the queue is full, lines are dropped and counted.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,10 +38,13 @@ struct Field {
 
 using Fields = std::initializer_list<Field>;
 
+class LineWriter;
+
 class Logger {
  public:
-  explicit Logger(Level min_level = Level::info, std::FILE* out = stdout)
-      : min_(min_level), out_(out) {}
+  explicit Logger(Level min_level = Level::info, std::FILE* out = stdout,
+                  std::size_t max_queued_bytes = 4 << 20);
+  ~Logger();  // writes what is queued (for at most a second)
 
   bool enabled(Level level) const noexcept { return level >= min_; }
   void log(Level level, std::string_view msg, Fields fields = {});
@@ -47,10 +53,18 @@ class Logger {
   void warn(std::string_view msg, Fields f = {}) { log(Level::warn, msg, f); }
   void error(std::string_view msg, Fields f = {}) { log(Level::error, msg, f); }
 
+  // Waits until every line logged so far was written, at most until `deadline`.
+  bool flush(std::chrono::steady_clock::time_point deadline =
+                 std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  // Lines dropped because the output did not keep up.
+  std::uint64_t dropped() const;
+  // The queue and thread behind this logger; the stdout exporters write through it too, so
+  // that their lines and the log's never interleave mid-line and never block either.
+  LineWriter& writer() noexcept { return *writer_; }
+
  private:
   Level min_;
-  std::FILE* out_;
-  std::mutex mu_;  // background threads (relay, exporters) log too
+  std::unique_ptr<LineWriter> writer_;  // thread-safe: the relay and exporters log too
 };
 
 // Appends `text` to `out` as the body of a JSON string (no quotes added).

@@ -234,6 +234,14 @@ struct Metrics::Impl {
           .Help("Start time of the process since unix epoch in seconds.")
           .Register(*registry)
           .Add({});
+  prometheus::Counter& log_dropped =
+      prometheus::BuildCounter()
+          .Name("userservice_log_lines_dropped_total")
+          .Help(
+              "Log (and stdout span/metric) lines dropped because stdout did not keep up; "
+              "logging never waits for it.")
+          .Register(*registry)
+          .Add({});
   std::vector<std::function<void()>> refreshers;
 
   // Series of the per-request families by label values (see http_request_finished).
@@ -360,6 +368,10 @@ void Metrics::sweep_finished(bool ok, double seconds) {
 void Metrics::items_expired(std::string_view kind, int count) {
   auto& c = impl_->expired_items.Add({{"kind", std::string(kind)}});
   if (count > 0) c.Increment(count);
+}
+
+void Metrics::log_lines_dropped(std::uint64_t total) {
+  advance(impl_->log_dropped, static_cast<double>(total));
 }
 
 void Metrics::on_scrape(std::function<void()> refresh) {

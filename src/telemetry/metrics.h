@@ -50,6 +50,9 @@ class Metrics {
   void sweep_finished(bool ok, double seconds);
   void items_expired(std::string_view kind, int count);
 
+  // Lines the logger dropped since start (a total; the counter advances by the difference).
+  void log_lines_dropped(std::uint64_t total);
+
   // Runs on refresh(): copies pull-style state (pool stats, process stats) into gauges.
   // Callbacks run on the event-loop thread only.
   void on_scrape(std::function<void()> refresh);

@@ -74,7 +74,7 @@ net::awaitable<Response> no_content(Request&) { co_return Response{204, "{}"}; }
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  HttpServerTest() : log_file_(std::tmpfile()), log_(telemetry::Level::debug, log_file_) {
+  HttpServerTest() : log_(telemetry::Level::debug, log_file_) {
     router_.add(Method::get, "/echo", echo);
     router_.add(Method::head, "/echo", echo);
     router_.add(Method::post, "/echo", echo);
@@ -87,10 +87,7 @@ class HttpServerTest : public ::testing::Test {
     router_.add(Method::delete_, "/no-content", no_content);
   }
 
-  ~HttpServerTest() override {
-    stop();
-    std::fclose(log_file_);
-  }
+  ~HttpServerTest() override { stop(); }
 
   static ServerOptions short_timeouts() {
     ServerOptions o;
@@ -125,6 +122,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   std::string log_text() {
+    log_.flush();
     std::fflush(log_file_);
     std::rewind(log_file_);
     std::string out;
@@ -145,7 +143,13 @@ class HttpServerTest : public ::testing::Test {
     return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
   }
 
-  std::FILE* log_file_;
+  // Closed after log_ is gone (members go in reverse order): the logger's writer thread must
+  // be done with the file first.
+  struct TmpFile {
+    std::FILE* f = std::tmpfile();
+    ~TmpFile() { std::fclose(f); }
+  } log_tmp_;
+  std::FILE* log_file_ = log_tmp_.f;
   telemetry::Logger log_;
   telemetry::Metrics metrics_;
   Router router_;

@@ -23,6 +23,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;                // argv[0] is resolved with find_executable
   std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits ours
   std::string stdout_path;                      // appended to; "" means /dev/null
+  int stdout_fd = -1;                           // >= 0: the child's stdout (stdout_path ignored)
   std::string stderr_path;                      // appended to; "" means same as stdout
   std::string cwd;                              // "" keeps ours
   int death_signal = 0;                         // sent to the child when we die (PR_SET_PDEATHSIG)

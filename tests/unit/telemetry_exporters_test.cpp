@@ -526,13 +526,14 @@ TEST(StdoutExporter, SpanLinesParseAsJson) {
   std::FILE* out = std::tmpfile();
   ASSERT_NE(out, nullptr);
   prometheus::Registry registry;
-  Logger log(Level::error);
+  Logger log(Level::error, out);
   {
-    BatchSpanProcessor p(make_stdout_span_exporter("svc", out), BatchOptions{.schedule_delay = 1h},
-                         registry, log);
+    BatchSpanProcessor p(make_stdout_span_exporter("svc", log.writer()),
+                         BatchOptions{.schedule_delay = 1h}, registry, log);
     for (int i = 0; i < 3; ++i) p.on_end(make_span(i));
     p.shutdown(Clock::now() + 1s);  // flushes
   }
+  ASSERT_TRUE(log.flush());
   auto lines = json_lines(read_all(out));
   ASSERT_EQ(lines.size(), 3u);
   for (const auto& v : lines) {
@@ -550,9 +551,9 @@ TEST(PeriodicMetricsExporter, ExportsToStdoutAndOtlp) {
   prometheus::Registry app;  // what the service measures
   prometheus::BuildCounter().Name("jobs_total").Help("Jobs.").Register(app).Add({}).Increment(2);
   prometheus::Registry self;  // where the exporter counts itself
-  Logger log(Level::error);
+  Logger log(Level::error, out);
   std::vector<std::unique_ptr<MetricExporter>> exporters;
-  exporters.push_back(make_stdout_metric_exporter("svc", out));
+  exporters.push_back(make_stdout_metric_exporter("svc", log.writer()));
   exporters.push_back(make_otlp_metric_exporter(
       make_resource("svc"), OtlpExporterOptions{.endpoint = server.url("/v1/metrics")}, log));
   std::atomic<int> collects{0};
@@ -564,6 +565,7 @@ TEST(PeriodicMetricsExporter, ExportsToStdoutAndOtlp) {
       std::move(exporters), PeriodicOptions{.interval = 1h}, self, log);
   ASSERT_TRUE(m.force_flush(Clock::now() + 3s));
   EXPECT_EQ(collects.load(), 1);
+  ASSERT_TRUE(log.flush());
   auto lines = json_lines(read_all(out));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].at("type").as_string(), "metric");

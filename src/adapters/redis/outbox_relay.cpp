@@ -174,7 +174,8 @@ struct Fenced : std::runtime_error {
 // Doubling delay between attempts, reset by a success.
 class Backoff {
  public:
-  explicit Backoff(std::chrono::nanoseconds max = kBackoffMax) : max_(max) {}
+  Backoff() = default;
+  explicit Backoff(std::chrono::nanoseconds max) : max_(max) {}
   std::chrono::nanoseconds next() {
     auto d = current_;
     current_ = std::min<std::chrono::nanoseconds>(current_ * 2, max_);
@@ -183,7 +184,7 @@ class Backoff {
   void reset() { current_ = kBackoffMin; }
 
  private:
-  std::chrono::nanoseconds max_;
+  std::chrono::nanoseconds max_ = kBackoffMax;
   std::chrono::nanoseconds current_ = kBackoffMin;
 };
 
