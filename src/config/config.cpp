@@ -44,15 +44,21 @@ class Reader {
     if (auto v = getenv_(name); v && !trim(*v).empty()) out = std::string(trim(*v));
   }
 
-  void duration(std::string_view name, Duration& out, bool allow_zero = false) const {
+  // Every duration has a documented maximum (24h unless said otherwise): a deadline is
+  // `now + duration`, and Go syntax accepts up to ~292 years, which would overflow it.
+  void duration(std::string_view name, Duration& out, Duration max = 24h) const {
     auto v = getenv_(name);
     if (!v || trim(*v).empty()) return;
     std::string why;
     auto d = parse_go_duration(trim(*v), &why);
     if (!d) throw ConfigError(std::string(name), why + " (use Go syntax such as 250ms, 90s, 1m30s)");
-    if (d->count() < 0 || (!allow_zero && d->count() == 0)) {
+    if (d->count() <= 0) {
       throw ConfigError(std::string(name),
                         "must be a positive duration, got \"" + std::string(trim(*v)) + "\"");
+    }
+    if (*d > max) {
+      throw ConfigError(std::string(name), "must be at most " + format_go_duration(max) +
+                                               ", got \"" + std::string(trim(*v)) + "\"");
     }
     out = *d;
   }
@@ -351,11 +357,11 @@ Config load(const Getenv& getenv) {
   if (c.postgres.max_idle_conns > c.postgres.max_open_conns) {
     c.postgres.max_idle_conns = c.postgres.max_open_conns;
   }
-  r.duration("USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", c.postgres.conn_max_lifetime);
+  r.duration("USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", c.postgres.conn_max_lifetime, 720h);
   r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
-  r.duration("USERSERVICE_OUTBOX_LEADER_TIMEOUT", c.outbox_leader_timeout);
+  r.duration("USERSERVICE_OUTBOX_LEADER_TIMEOUT", c.outbox_leader_timeout, 10min);
   if (c.outbox_leader_timeout < 3s || c.outbox_leader_timeout > 10min) {
     throw ConfigError("USERSERVICE_OUTBOX_LEADER_TIMEOUT",
                       "must be between 3s and 10m, got " +
@@ -373,7 +379,7 @@ Config load(const Getenv& getenv) {
                       "must be at most a quarter of USERSERVICE_OUTBOX_LEADER_TIMEOUT (" +
                           format_go_duration(c.outbox_leader_timeout / 4) + ")");
   }
-  r.duration("USERSERVICE_IDEMPOTENCY_KEY_TTL", c.idempotency_key_ttl);
+  r.duration("USERSERVICE_IDEMPOTENCY_KEY_TTL", c.idempotency_key_ttl, 720h);
   if (c.idempotency_key_ttl < 24h || c.idempotency_key_ttl > 720h) {
     throw ConfigError("USERSERVICE_IDEMPOTENCY_KEY_TTL",
                       "must be between 24h and 720h, got " +

@@ -1,5 +1,7 @@
 #include "domain/page_token.h"
 
+#include <limits>
+
 #include "domain/error.h"
 #include "domain/user_id.h"
 
@@ -187,6 +189,12 @@ KeysetCursor decode_keyset_cursor(std::string_view scope, std::string_view token
   cursor.user_id = payload->substr(9);
   // Only ids the service could have stored were ever sealed; anything else is not our token.
   if (!is_well_formed_user_id(cursor.user_id)) throw invalid_request("page_token is invalid");
+  // Nor a time the service could have stored: one outside what a nanosecond time point holds
+  // (1677 to 2262) would overflow on its way to SQL.
+  constexpr std::int64_t kLimit = std::numeric_limits<std::int64_t>::max() / 1000;
+  if (cursor.created_at_us < -kLimit || cursor.created_at_us > kLimit) {
+    throw invalid_request("page_token is invalid");
+  }
   return cursor;
 }
 

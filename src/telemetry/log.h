@@ -13,6 +13,8 @@
 #include <string_view>
 #include <variant>
 
+#include "common/utf8.h"
+
 namespace userservice::telemetry {
 
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
@@ -67,7 +69,7 @@ class Logger {
   std::unique_ptr<LineWriter> writer_;  // thread-safe: the relay and exporters log too
 };
 
-// Appends `text` to `out` as the body of a JSON string (no quotes added).
-void append_json_escaped(std::string& out, std::string_view text);
+// The one JSON string escaper (common/utf8.h): invalid UTF-8 becomes U+FFFD.
+using userservice::append_json_escaped;
 
 }  // namespace userservice::telemetry

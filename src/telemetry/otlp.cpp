@@ -18,68 +18,11 @@ namespace {
 
 // ---- strings ----
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are invalid.
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
-
-// Protobuf `string` fields must be UTF-8 (strict decoders reject the whole request otherwise),
-// and attribute values may carry caller input: replace invalid bytes with U+FFFD.
-std::string_view utf8_safe(std::string_view s, std::string& scratch) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t n = utf8_sequence(s, i);
-    if (n == 0) break;
-    i += n;
-  }
-  if (i == s.size()) return s;
-  scratch.assign(s.substr(0, i));
-  while (i < s.size()) {
-    std::size_t n = utf8_sequence(s, i);
-    if (n == 0) {
-      scratch += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      scratch.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return scratch;
-}
-
 // ---- JSON ----
 
 void json_string(std::string& out, std::string_view s) {
-  std::string scratch;
   out += '"';
-  append_json_escaped(out, utf8_safe(s, scratch));
+  append_json_escaped(out, s);  // replaces invalid UTF-8 itself
   out += '"';
 }
 

@@ -117,3 +117,22 @@ TEST(PageToken, SealAndOpenKeepArbitraryPayloads) {
   for (int i = 1; i <= 100; ++i) distinct.insert(encode_record_cursor(kScope, i));
   EXPECT_EQ(distinct.size(), 100u);
 }
+
+// A forged listing token (the key is in the public source) with a time the service never
+// stores — beyond what a nanosecond time point holds — is invalid, never an overflow.
+TEST(PageToken, ListingCursorTimesOutsideWhatTheServiceStoresAreRejected) {
+  const std::string scope = "listing/forged";
+  const std::string user = "user-01m8a0n606g7v59x02jnpj8nq8";
+  for (std::int64_t us : {INT64_MIN, INT64_MAX, INT64_MAX / 1000 + 1, -(INT64_MAX / 1000) - 1}) {
+    const auto token = encode_keyset_cursor(scope, KeysetCursor{us, user, 0});
+    try {
+      decode_keyset_cursor(scope, token);
+      ADD_FAILURE() << "accepted created_at_us " << us;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_request);
+    }
+  }
+  const auto ok = decode_keyset_cursor(scope, encode_keyset_cursor(scope, KeysetCursor{
+                                                                        1764000000000000, user, 1}));
+  EXPECT_EQ(ok.created_at_us, 1764000000000000);
+}

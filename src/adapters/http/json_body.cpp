@@ -4,12 +4,35 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
 #include "domain/error.h"
 
 namespace userservice::http {
 
 namespace json = boost::json;
 using domain::invalid_request;
+
+namespace {
+
+// Every key and string of the document is UTF-8 text without NUL. (The parser already rejects
+// invalid UTF-8 bytes; a "\u0000" escape, or an escaped lone surrogate if the parser let one
+// through, would otherwise reach the database — which rejects or truncates it — and the logs.)
+bool all_strings_clean(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      return is_clean_text(v.get_string());
+    case json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(), all_strings_clean);
+    case json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(), [](const auto& kv) {
+        return is_clean_text(kv.key()) && all_strings_clean(kv.value());
+      });
+    default:
+      return true;
+  }
+}
+
+}  // namespace
 
 json::value parse_body_object(std::string_view body) {
   if (body.empty()) throw invalid_request("request body must be a JSON object");
@@ -19,6 +42,9 @@ json::value parse_body_object(std::string_view body) {
   json::value v = json::parse(body, ec, {}, opts);
   if (ec) throw invalid_request("request body is not valid JSON");
   if (!v.is_object()) throw invalid_request("request body must be a JSON object");
+  if (!all_strings_clean(v)) {
+    throw invalid_request("request body contains text that is not valid UTF-8, or NUL");
+  }
   return v;
 }
 

@@ -1,5 +1,7 @@
 #include "adapters/http/router.h"
 
+#include "common/utf8.h"
+
 #include <stdexcept>
 
 namespace userservice::http {
@@ -123,6 +125,13 @@ Router::Match Router::match(Request& req) const {
     if (!percent_decode(parts[i], decoded)) {
       throw domain::Error(domain::ErrorCode::invalid_request,
                           "invalid percent-encoding in request path",
+                          "param " + best->segments[i].text);
+    }
+    // Bytes are data: a segment that is not UTF-8 text (or hides a NUL) never reaches a
+    // handler or the database (PostgreSQL would reject it, or cut the string at the NUL).
+    if (!is_clean_text(decoded)) {
+      throw domain::Error(domain::ErrorCode::invalid_request,
+                          "request path is not valid UTF-8 or contains NUL",
                           "param " + best->segments[i].text);
     }
     req.params.emplace_back(best->segments[i].text, decoded);

@@ -320,7 +320,7 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
   if (auto parent = init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
     req.ctx.parent_span_id = parent->parent_id;
     req.ctx.trace_flags = parent->flags;
-    req.ctx.trace_state = std::string(req.header("tracestate"));
+    req.ctx.trace_state = std::string(sane_tracestate(req.header("tracestate")));
   }
   if (im.metrics != nullptr) im.metrics->http_request_started(o.name);
 

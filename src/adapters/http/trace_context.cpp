@@ -62,6 +62,14 @@ std::optional<TraceParent> parse_traceparent(std::string_view h) {
   return tp;
 }
 
+std::string_view sane_tracestate(std::string_view header) {
+  if (header.size() > 512) return {};
+  for (char c : header) {
+    if (c < 0x20 || c > 0x7e) return {};
+  }
+  return header;
+}
+
 std::string random_hex(std::size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

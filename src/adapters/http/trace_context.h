@@ -22,6 +22,10 @@ struct TraceParent {
 // accepted when its first 55 characters have that shape and any rest starts with '-'.
 std::optional<TraceParent> parse_traceparent(std::string_view header);
 
+// The W3C tracestate to keep: as received when it is at most 512 characters of printable
+// ASCII (the spec's limit: a longer one may be discarded whole), else "" (dropped).
+std::string_view sane_tracestate(std::string_view header);
+
 // `n` random lower-case hex characters (not cryptographic; ids only need to be unique).
 std::string random_hex(std::size_t n);
 

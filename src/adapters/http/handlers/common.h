@@ -8,6 +8,7 @@
 #include "adapters/http/json_body.h"
 #include "adapters/http/message.h"
 #include "adapters/http/router.h"
+#include "common/utf8.h"
 #include "domain/catalog.h"
 #include "domain/error.h"
 
@@ -37,6 +38,10 @@ inline std::vector<std::pair<std::string, std::string>> query_pairs(std::string_
     if (!percent_decode(pair.substr(0, eq), key) ||
         (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value))) {
       throw domain::invalid_request("query string is malformed");
+    }
+    // Never echoed into a message, never sent to the database: only UTF-8 text.
+    if (!is_clean_text(key) || !is_clean_text(value)) {
+      throw domain::invalid_request("query string is not valid UTF-8 or contains NUL");
     }
     out.emplace_back(std::move(key), std::move(value));
   }
