@@ -282,7 +282,8 @@ void Runtime::Impl::publish_pool_stats(const postgres::Pool& pool) {
                   telemetry::Metrics::DbPoolSnapshot{st.idle, st.in_use, st.max_open,
                                                      st.wait_count, st.wait_seconds_total,
                                                      st.closed_max_idle, st.closed_max_lifetime,
-                                                     st.batches, st.batched_calls});
+                                                     st.batches, st.batched_calls,
+                                                     st.prepared_statements});
 }
 
 asio::awaitable<void> Runtime::Impl::refresh_metrics() {

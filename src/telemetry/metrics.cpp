@@ -177,6 +177,13 @@ struct Metrics::Impl {
           .Name("userservice_db_pool_batches_total")
           .Help("Round trips that carried several queued callers' statements, by pool.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& db_prepared =
+      prometheus::BuildGauge()
+          .Name("userservice_db_prepared_statements")
+          .Help(
+              "Statements held prepared across the pool's open connections (bounded: generated "
+              "listing SQL is never prepared).")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_batched_calls =
       prometheus::BuildCounter()
           .Name("userservice_db_pool_batched_calls_total")
@@ -358,6 +365,7 @@ void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
           static_cast<double>(s.closed_max_lifetime));
   advance(impl_->db_batches.Add({{"pool", p}}), static_cast<double>(s.batches));
   advance(impl_->db_batched_calls.Add({{"pool", p}}), static_cast<double>(s.batched_calls));
+  impl_->db_prepared.Add({{"pool", p}}).Set(static_cast<double>(s.prepared_statements));
 }
 
 void Metrics::sweep_finished(bool ok, double seconds) {

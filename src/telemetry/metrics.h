@@ -43,6 +43,7 @@ class Metrics {
     std::uint64_t closed_max_lifetime = 0;
     std::uint64_t batches = 0;
     std::uint64_t batched_calls = 0;
+    std::int64_t prepared_statements = 0;
   };
   void db_pool(std::string_view pool, const DbPoolSnapshot& snapshot);
 

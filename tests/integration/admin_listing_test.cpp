@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "adapters/postgres/statements.h"
 #include "integration/admin_command_helpers.h"
 
 using namespace userservice::testing;
@@ -578,6 +579,38 @@ Seeded seeded_database(int accounts) {
   auto helper = start_service({}, d.dsn);
   for (int i = 0; i < accounts; ++i) d.users.push_back(create_account(helper).user_id);
   return d;  // the helper service stops here
+}
+
+// Every filter combination is its own SQL; a walk through many of them must not pile up
+// prepared statements on the pooled connections (generated SQL runs as one-shot statements).
+TEST(AdminListingShapes, ManyShapesLeaveThePreparedStatementsBounded) {
+  auto s = start_service({{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "2"},
+                          {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}});
+  acct::create_account(s);
+  const std::vector<std::pair<std::string, std::string>> filters = {
+      {"plan_code", "paid_monthly"}, {"is_paid", "true"},  {"declared_country", "DE"},
+      {"sanction_code", "login_block"}, {"limit_code", "max_owned_private_games"},
+      {"created_after", "2020-01-01T00:00:00Z"}, {"include_deleted", "true"}};
+  int shapes = 0;
+  for (unsigned mask = 0; mask < (1u << filters.size()); ++mask) {
+    Query q{{"page_size", "1"}};
+    for (std::size_t i = 0; i < filters.size(); ++i) {
+      if (mask & (1u << i)) q.push_back(filters[i]);
+    }
+    auto r = list_raw(s, query_string(q));
+    ASSERT_EQ(r.status, 200u) << query_string(q) << " " << r.body;
+    ++shapes;
+  }
+  EXPECT_EQ(shapes, 128);
+  const std::string text = http(s.admin_port, "GET", "/metrics").body;
+  const std::string sample = "userservice_db_prepared_statements{pool=\"primary\"} ";
+  const auto at = text.find(sample);
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 3000);
+  const double prepared = std::stod(text.substr(at + sample.size()));
+  // The service's fixed statements at most, on each of the two connections.
+  EXPECT_GT(prepared, 0);
+  EXPECT_LE(prepared, 2.0 * static_cast<double>(userservice::postgres::all_statements().size() + 8))
+      << "generated shapes were prepared";
 }
 
 TEST(AdminListingReplicas, ListingReadsTheReplicaAndOneWalkStaysOnOne) {

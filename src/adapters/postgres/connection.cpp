@@ -148,10 +148,9 @@ Connection::Connection(Private, asio::any_io_executor ex, PGconn* conn, telemetr
 
 Connection::~Connection() { close("destroyed"); }
 
-asio::awaitable<std::shared_ptr<Connection>> Connection::open(asio::any_io_executor ex,
-                                                              const ConnectParams& params,
-                                                              OpLimit limit, telemetry::Logger& log,
-                                                              std::string pool_name) {
+asio::awaitable<std::shared_ptr<Connection>> Connection::open(
+    asio::any_io_executor ex, const ConnectParams& params, OpLimit limit, telemetry::Logger& log,
+    std::string pool_name, std::shared_ptr<std::int64_t> prepared_total) {
   std::vector<const char*> keys, values;
   for (std::size_t i = 0; i < params.keywords.size(); ++i) {
     keys.push_back(params.keywords[i].c_str());
@@ -162,6 +161,7 @@ asio::awaitable<std::shared_ptr<Connection>> Connection::open(asio::any_io_execu
   PGconn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
   if (raw == nullptr) throw unavailable("PQconnectStartParams: out of memory");
   auto conn = std::make_shared<Connection>(Private{}, ex, raw, log, std::move(pool_name));
+  conn->prepared_total_ = std::move(prepared_total);
   // Server notices (e.g. "relation already exists, skipping") go to our log, not stderr.
   PQsetNoticeProcessor(raw, &Connection::on_notice, conn.get());
   co_await conn->connect(limit);
@@ -405,7 +405,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
     for (const Query& q : seg.queries) {
       if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
       ++total;
-      need(*q.statement);
+      if (!q.statement->one_shot) need(*q.statement);
     }
   }
   if (total == 0) {
@@ -513,11 +513,17 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       for (const Query& q : seg.queries) {
         values.clear();
         for (const Param& p : q.params) values.push_back(p ? p->c_str() : nullptr);
-        const std::string name(q.statement->name);
-        if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
-                                values.data(), nullptr, nullptr, 0) == 0) {
-          fail("send");
+        int sent_ok;
+        if (q.statement->one_shot) {
+          const std::string sql(q.statement->sql);
+          sent_ok = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                      values.data(), nullptr, nullptr, 0);
+        } else {
+          const std::string name(q.statement->name);
+          sent_ok = PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
+                                        values.data(), nullptr, nullptr, 0);
         }
+        if (sent_ok == 0) fail("send");
       }
       if (PQpipelineSync(conn_) == 0) fail("send");
     }
@@ -529,6 +535,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       const ExecStatusType status = PQresultStatus(raw);
       if (status == PGRES_COMMAND_OK) {
         prepared_.emplace(std::string(st->name), std::string(st->sql));
+        if (prepared_total_) ++*prepared_total_;
       } else if (status == PGRES_FATAL_ERROR) {
         if (connection_level(raw, conn_)) throw rejected(raw);
         prepare_errors.emplace_back(st->name, make_sql_error(raw, st->name));
@@ -613,7 +620,10 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
         seg.error = std::make_exception_ptr(
             unavailable("statement timeout: " + std::string(error ? error->what() : "")));
       } else if (error) {
-        if (error->sqlstate == "26000") prepared_.erase(error->statement);  // defensive
+        if (error->sqlstate == "26000" && prepared_.erase(error->statement) > 0 &&
+            prepared_total_) {  // defensive
+          --*prepared_total_;
+        }
         log_.debug("postgres statement rejected", {{"pool", pool_name_},
                                                    {"statement", error->statement},
                                                    {"sqlstate", error->sqlstate},
@@ -745,6 +755,8 @@ void Connection::close(std::string_view reason) noexcept {
   }
   const int pid = PQbackendPID(conn_);
   PQfinish(conn_);
+  if (prepared_total_) *prepared_total_ -= static_cast<std::int64_t>(prepared_.size());
+  prepared_.clear();
   conn_ = nullptr;
   fd_ = -1;
   log_.debug("postgres connection closed",

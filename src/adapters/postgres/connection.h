@@ -117,12 +117,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   // Connects (PQconnectStartParams/PQconnectPoll) and enters pipeline mode.
+  // `prepared_total`, when given, counts the statements this connection holds prepared (up
+  // on each PREPARE, down by all of them on close), summed over a pool's connections.
   // Throws domain::Error(service_unavailable | deadline_exceeded).
-  static boost::asio::awaitable<std::shared_ptr<Connection>> open(boost::asio::any_io_executor ex,
-                                                                  const ConnectParams& params,
-                                                                  OpLimit limit,
-                                                                  telemetry::Logger& log,
-                                                                  std::string pool_name);
+  static boost::asio::awaitable<std::shared_ptr<Connection>> open(
+      boost::asio::any_io_executor ex, const ConnectParams& params, OpLimit limit,
+      telemetry::Logger& log, std::string pool_name,
+      std::shared_ptr<std::int64_t> prepared_total = nullptr);
 
   // Sends every query (preparing statements this connection has not seen yet) plus one
   // PQpipelineSync, then reads all results, bounded by `deadline` and the budget. Throws
@@ -197,6 +198,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   };
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> prepared_;
+  std::shared_ptr<std::int64_t> prepared_total_;
 };
 
 }  // namespace userservice::postgres::detail

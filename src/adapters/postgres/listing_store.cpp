@@ -208,7 +208,9 @@ std::unique_ptr<ListingStatement> build(unsigned s) {
   out->name = statement_name(s);
   out->sql = std::move(sql);
   out->params = std::move(p.params);
-  out->statement = Statement{out->name, out->sql};
+  // One-shot: a few thousand shapes exist, and each execution is planned for its values
+  // anyway (custom plans), so preparing them per connection would only pile up server memory.
+  out->statement = Statement{out->name, out->sql, Access::read, true};
   return out;
 }
 

@@ -149,6 +149,8 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;
   std::uint64_t batched_calls = 0;
+  // Statements held prepared across this pool's open connections (Connection keeps it).
+  std::shared_ptr<std::int64_t> prepared_total = std::make_shared<std::int64_t>(0);
 };
 
 namespace {
@@ -222,7 +224,8 @@ asio::awaitable<std::optional<Lease>> PoolState::acquire(Clock::time_point deadl
     }
   }
 
-  auto c = co_await Connection::open(ex, params, connect_limit(deadline), log, opts.name);
+  auto c = co_await Connection::open(ex, params, connect_limit(deadline), log, opts.name,
+                                     prepared_total);
   slot = false;  // now held by the connection
   co_return std::optional<Lease>(Lease(self, std::move(c)));
 }
@@ -612,6 +615,7 @@ PoolStats Pool::stats() const {
   out.closed_max_lifetime = s.closed_max_lifetime;
   out.batches = s.batches;
   out.batched_calls = s.batched_calls;
+  out.prepared_statements = *s.prepared_total;
   return out;
 }
 

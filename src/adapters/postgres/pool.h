@@ -53,6 +53,10 @@ struct Statement {
   std::string_view name;
   std::string_view sql;
   Access access = Access::read;
+  // Sent as an unnamed statement on every execution instead of prepared once per connection:
+  // for SQL generated in many shapes (the admin listing's filter combinations), whose
+  // prepared copies on every pooled connection would otherwise grow without bound.
+  bool one_shot = false;
 };
 
 // A text-format parameter; nullopt is SQL NULL.
@@ -161,6 +165,7 @@ struct PoolStats {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;        // round trips that carried several callers
   std::uint64_t batched_calls = 0;  // callers served by those
+  std::int64_t prepared_statements = 0;  // held prepared across the open connections
 };
 
 namespace detail {
