@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -58,6 +60,33 @@ auto step(std::string_view name, Fn&& fn) -> decltype(fn()) {
   } catch (const std::exception& e) {
     throw StartupError(std::string(name), e.what());
   }
+}
+
+// Descriptors kept back from the listeners for everything else: the stdio, epoll, timer and
+// event descriptors, the relay's PostgreSQL and Redis connections, OTLP, a startup check —
+// plus the pools' connections, counted separately.
+constexpr std::size_t kFixedDescriptorReserve = 64;
+// The admin listener serves scrapes: a handful of clients.
+constexpr std::size_t kAdminConnectionsDefault = 32;
+
+struct DescriptorBudget {
+  std::size_t soft = 0, hard = 0;
+};
+
+// Raises the soft RLIMIT_NOFILE to the hard limit: the default soft limit (often 1024) caps
+// client connections long before memory does.
+DescriptorBudget raise_descriptor_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return {};
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const auto cap = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::size_t{1} << 20 : static_cast<std::size_t>(v);
+  };
+  return {cap(lim.rlim_cur), cap(lim.rlim_max)};
 }
 
 // Startup checks get a fixed budget: long enough for a slow connect, short enough that
@@ -214,11 +243,33 @@ asio::awaitable<void> Runtime::Impl::start() {
   http::register_admin_listing_routes(internal_router, *listing);
 
   // 6. Listeners: bind both before serving either, so a bad admin address fails the
-  // start before the internal listener has accepted anything.
+  // start before the internal listener has accepted anything. Each has a connection cap, so
+  // idle clients can never take the descriptors the pools, the relay and OTLP need.
+  const DescriptorBudget fds = raise_descriptor_limit();
+  const std::size_t reserve =
+      static_cast<std::size_t>(cfg.postgres.max_open_conns) * (1 + cfg.postgres.replica_dsns.size()) +
+      kFixedDescriptorReserve;
+  const std::size_t admin_cap = cfg.admin_http.max_connections > 0
+                                    ? static_cast<std::size_t>(cfg.admin_http.max_connections)
+                                    : kAdminConnectionsDefault;
+  const std::size_t available = fds.soft > reserve + admin_cap ? fds.soft - reserve - admin_cap : 0;
+  const std::size_t internal_cap = cfg.internal_http.max_connections > 0
+                                       ? static_cast<std::size_t>(cfg.internal_http.max_connections)
+                                       : std::max<std::size_t>(available, 16);
+  log.info("descriptors", {{"soft_limit", fds.soft},
+                           {"hard_limit", fds.hard},
+                           {"reserved", reserve},
+                           {"internal_max_connections", internal_cap},
+                           {"admin_max_connections", admin_cap}});
+  if (internal_cap > available) {
+    log.warn("connection cap above what the descriptor limit leaves after the reserve",
+             {{"internal_max_connections", internal_cap}, {"available", available}});
+  }
   http::ServerOptions internal_options{
       "internal",          cfg.internal_http.addr,        cfg.internal_http.read_header_timeout,
       cfg.internal_http.read_timeout, cfg.internal_http.idle_timeout, cfg.internal_request_timeout};
   internal_options.tracer = &tracer;  // the admin listener's scrapes are not traced
+  internal_options.max_connections = internal_cap;
   internal_server =
       std::make_unique<http::Server>(io, std::move(internal_options), internal_router, log, &metrics);
   step("internal listener", [&] { internal_server->listen(); });
@@ -235,6 +286,7 @@ asio::awaitable<void> Runtime::Impl::start() {
                                       cfg.admin_http.read_header_timeout,
                                       cfg.admin_http.read_timeout, cfg.admin_http.idle_timeout};
     admin_options.json_api = false;  // GET/HEAD only; no bodies to check
+    admin_options.max_connections = admin_cap;
     admin_server = std::make_unique<http::Server>(io, admin_options, admin_router, log, &metrics);
     step("admin listener", [&] { admin_server->listen(); });
   }

@@ -320,6 +320,8 @@ Config load(const Getenv& getenv) {
   r.duration("USERSERVICE_INTERNAL_HTTP_READ_TIMEOUT", c.internal_http.read_timeout);
   r.duration("USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", c.internal_http.idle_timeout);
   r.duration("USERSERVICE_INTERNAL_HTTP_REQUEST_TIMEOUT", c.internal_request_timeout);
+  r.integer("USERSERVICE_INTERNAL_HTTP_MAX_CONNECTIONS", c.internal_http.max_connections, 0,
+            1'000'000);
 
   // Admin listener (off unless an address is given).
   r.string("USERSERVICE_ADMIN_HTTP_ADDR", c.admin_http.addr);
@@ -329,6 +331,7 @@ Config load(const Getenv& getenv) {
   r.duration("USERSERVICE_ADMIN_HTTP_READ_HEADER_TIMEOUT", c.admin_http.read_header_timeout);
   r.duration("USERSERVICE_ADMIN_HTTP_READ_TIMEOUT", c.admin_http.read_timeout);
   r.duration("USERSERVICE_ADMIN_HTTP_IDLE_TIMEOUT", c.admin_http.idle_timeout);
+  r.integer("USERSERVICE_ADMIN_HTTP_MAX_CONNECTIONS", c.admin_http.max_connections, 0, 1'000'000);
 
   // Redis.
   c.redis.replica_addrs = r.list("USERSERVICE_REDIS_REPLICA_ADDRS");

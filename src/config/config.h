@@ -35,6 +35,9 @@ struct ListenerConfig {
   Duration read_header_timeout = 2s;
   Duration read_timeout = 10s;
   Duration idle_timeout = 60s;
+  // Concurrent client connections at most (USERSERVICE_*_HTTP_MAX_CONNECTIONS); 0: derived at
+  // start from the descriptor limit, keeping a reserve for PostgreSQL, Redis and OTLP.
+  int max_connections = 0;
 };
 
 struct RedisConfig {

@@ -135,6 +135,18 @@ struct Metrics::Impl {
           .Name("http_server_active_requests")
           .Help("HTTP requests currently being handled.")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& http_evictions =
+      prometheus::BuildCounter()
+          .Name("http_server_connections_evicted_total")
+          .Help(
+              "Idle keep-alive connections closed to make room for a new one at the "
+              "connection cap, by listener.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& http_refused =
+      prometheus::BuildCounter()
+          .Name("http_server_connections_refused_total")
+          .Help("Connections answered 503 at the connection cap (every one busy), by listener.")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& db_duration =
       prometheus::BuildHistogram()
           .Name("db_client_operation_duration_seconds")
@@ -366,6 +378,14 @@ void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
   advance(impl_->db_batches.Add({{"pool", p}}), static_cast<double>(s.batches));
   advance(impl_->db_batched_calls.Add({{"pool", p}}), static_cast<double>(s.batched_calls));
   impl_->db_prepared.Add({{"pool", p}}).Set(static_cast<double>(s.prepared_statements));
+}
+
+void Metrics::http_connection_closed_for_room(std::string_view server) {
+  impl_->http_evictions.Add({{"server", std::string(server)}}).Increment();
+}
+
+void Metrics::http_connection_refused(std::string_view server) {
+  impl_->http_refused.Add({{"server", std::string(server)}}).Increment();
 }
 
 void Metrics::sweep_finished(bool ok, double seconds) {

@@ -28,6 +28,11 @@ class Metrics {
   void http_request_finished(std::string_view server, std::string_view route,
                              std::string_view method, unsigned status, double seconds);
 
+  // Connection cap (ServerOptions::max_connections): an idle keep-alive connection closed to
+  // make room, and a connection refused because every one was busy.
+  void http_connection_closed_for_room(std::string_view server);
+  void http_connection_refused(std::string_view server);
+
   // Database statements, by statement name.
   void db_query(std::string_view statement, double seconds, bool ok);
 

@@ -60,6 +60,8 @@ struct Session {
   beast::flat_buffer buffer;
   net::steady_timer timer;  // handler deadline; cancelled to abort the handler on force-close
   bool idle = true;         // waiting for the first byte of a request
+  bool kept_alive = false;  // idle between requests (not a new connection's first wait)
+  Clock::time_point idle_since{};
   bool killed = false;      // force-closed by shutdown: send nothing more
   std::list<Session*>::iterator self;
 };
@@ -404,9 +406,12 @@ net::awaitable<void> run_session(std::shared_ptr<Impl> im, tcp::socket socket) {
       // A new connection gets the read-header timeout for its first byte; between keep-alive
       // requests the idle timeout applies. Shutdown cancels this read.
       s.idle = true;
-      arm(s.stream, Clock::now(), first ? im->opts.read_header_timeout : im->opts.idle_timeout);
+      s.kept_alive = !first;
+      s.idle_since = Clock::now();
+      arm(s.stream, s.idle_since, first ? im->opts.read_header_timeout : im->opts.idle_timeout);
       auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(kFirstRead), use_nothrow);
       s.idle = false;
+      s.kept_alive = false;
       if (ec) co_return;  // EOF, reset, idle timeout or shutdown
       s.buffer.commit(n);
     }
@@ -415,6 +420,47 @@ net::awaitable<void> run_session(std::shared_ptr<Impl> im, tcp::socket socket) {
     // Keep idle connections cheap: drop buffers grown by a large request.
     if (s.buffer.size() == 0 && s.buffer.capacity() > 2 * kFirstRead) s.buffer.shrink_to_fit();
   }
+}
+
+// Under the connection cap, or room made by closing the keep-alive connection that has idled
+// longest (it has nothing in flight; its client reconnects when it needs to). Sessions that
+// are already closing count until their coroutine ends, so room is made one ahead.
+bool make_room(Impl& im) {
+  if (im.opts.max_connections == 0 || im.sessions.size() < im.opts.max_connections) return true;
+  Session* oldest = nullptr;
+  std::size_t closing = 0;
+  for (Session* s : im.sessions) {
+    if (s->killed) {
+      ++closing;
+      continue;
+    }
+    if (s->kept_alive && (oldest == nullptr || s->idle_since < oldest->idle_since)) oldest = s;
+  }
+  if (im.sessions.size() - closing < im.opts.max_connections) return true;
+  if (oldest == nullptr) return false;
+  oldest->killed = true;  // nothing in flight: it only stops waiting for a next request
+  beast::error_code ec;
+  oldest->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  oldest->stream.cancel();
+  if (im.metrics != nullptr) im.metrics->http_connection_closed_for_room(im.opts.name);
+  return true;
+}
+
+// Every connection is busy: a short 503 and close, rather than a connection left hanging in
+// the backlog. The request may still be arriving: read and discard it briefly (as after any
+// early answer) so that closing does not reset the answer away.
+net::awaitable<void> refuse(std::shared_ptr<Impl> im, tcp::socket socket) {
+  static constexpr std::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+      "Connection: close\r\nContent-Length: 86\r\n\r\n"
+      R"({"error":{"code":"service_unavailable","message":"too many connections, retry later"}})";
+  static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 86);
+  if (im->metrics != nullptr) im->metrics->http_connection_refused(im->opts.name);
+  Session s(std::move(socket));
+  s.stream.expires_after(kLingerTime);
+  auto [ec, n] = co_await net::async_write(s.stream, net::buffer(kBusy.data(), kBusy.size()),
+                                           use_nothrow);
+  co_await close_connection(s, !ec);
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<Impl> im) {
@@ -427,6 +473,10 @@ net::awaitable<void> accept_loop(std::shared_ptr<Impl> im) {
       im->log.warn("http accept failed", {{"server", im->opts.name}, {"error", ec.message()}});
       backoff.expires_after(50ms);
       co_await backoff.async_wait(use_nothrow);
+      continue;
+    }
+    if (!make_room(*im)) {
+      net::co_spawn(im->io, refuse(im, std::move(socket)), net::detached);
       continue;
     }
     beast::error_code opt_ec;

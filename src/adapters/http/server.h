@@ -37,6 +37,10 @@ struct ServerOptions {
   bool json_api = true;
   // Records a server span per request when set (must outlive the server); null: no spans.
   const telemetry::Tracer* tracer = nullptr;
+  // Concurrent connections at most; 0: no cap. At the cap a new connection first makes room by
+  // closing the idle keep-alive connection that has idled longest; when every connection is
+  // busy it is answered 503 and closed.
+  std::size_t max_connections = 0;
 };
 
 class Server {
