@@ -219,6 +219,15 @@ class RecordingExporter final : public SpanExporter {
   std::shared_ptr<State> st_;
 };
 
+// A temporary file closed on destruction: declared before a Logger writing to it, it outlives
+// the logger's writer thread.
+struct TmpFile {
+  std::FILE* f = std::tmpfile();
+  ~TmpFile() {
+    if (f) std::fclose(f);
+  }
+};
+
 std::string read_all(std::FILE* f) {
   std::fflush(f);
   std::rewind(f);
@@ -523,7 +532,8 @@ TEST(BatchSpanProcessor, ShutdownIsBoundedWithANeverAnsweringCollector) {
 }
 
 TEST(StdoutExporter, SpanLinesParseAsJson) {
-  std::FILE* out = std::tmpfile();
+  TmpFile tmp;  // closed after the logger that writes to it is gone
+  std::FILE* out = tmp.f;
   ASSERT_NE(out, nullptr);
   prometheus::Registry registry;
   Logger log(Level::error, out);
@@ -541,12 +551,12 @@ TEST(StdoutExporter, SpanLinesParseAsJson) {
     EXPECT_EQ(v.at("service").as_string(), "svc");
     EXPECT_EQ(v.at("trace_id").as_string().size(), 32u);
   }
-  std::fclose(out);
 }
 
 TEST(PeriodicMetricsExporter, ExportsToStdoutAndOtlp) {
   LoopbackHttpServer server({});
-  std::FILE* out = std::tmpfile();
+  TmpFile tmp;  // closed after the logger that writes to it is gone
+  std::FILE* out = tmp.f;
   ASSERT_NE(out, nullptr);
   prometheus::Registry app;  // what the service measures
   prometheus::BuildCounter().Name("jobs_total").Help("Jobs.").Register(app).Add({}).Increment(2);
@@ -582,7 +592,6 @@ TEST(PeriodicMetricsExporter, ExportsToStdoutAndOtlp) {
   m.shutdown(Clock::now() + 2s);  // the final export
   EXPECT_EQ(collects.load(), 2);
   EXPECT_EQ(server.requests(), 2);
-  std::fclose(out);
 }
 
 TEST(PeriodicMetricsExporter, ShutdownIsBoundedWithANeverAnsweringCollector) {
