@@ -104,37 +104,4 @@ Reply Connection::command(const std::vector<std::string_view>& argv,
   return r;
 }
 
-void Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,
-                          std::vector<Reply>& replies) {
-  if (broken_) throw RedisError("redis connection is broken");
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  for (const auto& argv : commands) {
-    args.clear();
-    lens.clear();
-    for (auto a : argv) {
-      args.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    // Only formats into hiredis' output buffer; the first redisGetReply writes it all.
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) !=
-        REDIS_OK) {
-      broken_ = true;
-      throw RedisError("redis: cannot buffer command: out of memory");
-    }
-  }
-  replies.reserve(replies.size() + commands.size());
-  for (std::size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-      broken_ = true;  // unread replies may still be in flight: the context is unusable
-      throw RedisError(std::string("redis I/O error: ") +
-                       (ctx_->errstr[0] ? ctx_->errstr : "timeout"));
-    }
-    auto* reply = static_cast<redisReply*>(raw);
-    replies.push_back(convert(reply));
-    freeReplyObject(reply);
-  }
-}
-
 }  // namespace userservice::redis

@@ -46,12 +46,6 @@ class Connection {
   Reply command(const std::vector<std::string_view>& argv);
   // Same, with its own I/O timeout instead of the operation timeout (e.g. WAIT).
   Reply command(const std::vector<std::string_view>& argv, std::chrono::nanoseconds timeout);
-  // Pipelining: every command goes out in one write, then the replies are read in order and
-  // appended to `replies` (error replies included, as Type::error). An I/O failure throws
-  // RedisError after the replies read so far were appended, so the caller knows which
-  // commands Redis certainly executed.
-  void pipeline(const std::vector<std::vector<std::string_view>>& commands,
-                std::vector<Reply>& replies);
   bool broken() const noexcept { return broken_; }
 
  private:

@@ -13,10 +13,4 @@ void StreamPublisher::append_fields(const StreamEvent& e, std::vector<std::strin
   }
 }
 
-std::vector<std::string_view> StreamPublisher::xadd_command(const StreamEvent& e) const {
-  std::vector<std::string_view> argv = {"XADD", stream_, "MAXLEN", "~", max_len_, "*"};
-  append_fields(e, argv);
-  return argv;
-}
-
 }  // namespace userservice::redis

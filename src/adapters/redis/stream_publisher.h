@@ -29,9 +29,6 @@ class StreamPublisher {
   // The entry's field/value pairs, event_id first: `event_id … event_type … user_id …
   // occurred_at … payload … [trace_id …]`. They point into `event`, which must outlive them.
   static void append_fields(const StreamEvent& event, std::vector<std::string_view>& out);
-  // The argv of `XADD <stream> MAXLEN ~ <max_len> * <fields>`. It points into `event` and
-  // this publisher, which must outlive it.
-  std::vector<std::string_view> xadd_command(const StreamEvent& event) const;
 
  private:
   std::string stream_;
