@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 redis-server redis-tools
   wrk tzdata iso-codes
   prometheus  # for promtool: the metrics test checks the exposition with it
+  clang-15 libfuzzer-15-dev  # scripts/fuzz.sh: the libFuzzer targets under ASan + UBSan
 )
 
 missing=()

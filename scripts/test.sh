@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and integration tests, once in a normal build and once
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Integration tests start their
-# own throwaway PostgreSQL and Redis servers on free loopback ports.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target for a
+# bounded time (scripts/fuzz.sh; FUZZ_SECONDS per target, 30 by default; FUZZ_SECONDS=0
+# skips fuzzing). Integration tests start their own throwaway PostgreSQL and Redis servers
+# on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -21,4 +23,7 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-sanitize -DCMAKE_BUILD_TYPE=Debug -DUSERSERVICE_SANITIZE=ON -DCMAKE_CXX_FLAGS=-O1
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  bash scripts/fuzz.sh || status=1
+fi
 exit $status

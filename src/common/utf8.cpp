@@ -104,4 +104,13 @@ void append_json_escaped(std::string& out, std::string_view text) {
   }
 }
 
+std::string quote_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  append_json_escaped(out, text);
+  out += '"';
+  return out;
+}
+
 }  // namespace userservice

@@ -24,5 +24,8 @@ std::string_view utf8_safe(std::string_view s, std::string& scratch);
 // Appends `text` to `out` as the body of a JSON string (no quotes added): quotes, backslashes
 // and control characters escaped, invalid UTF-8 replaced by U+FFFD.
 void append_json_escaped(std::string& out, std::string_view text);
+// `text` in double quotes, escaped as above: how a message quotes a value it was given
+// ("invalid duration \"1x\"") without passing on control characters or invalid UTF-8.
+std::string quote_text(std::string_view text);
 
 }  // namespace userservice

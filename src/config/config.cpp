@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/utf8.h"
 #include "config/duration.h"
 #include "telemetry/otlp_http.h"
 
@@ -54,11 +55,11 @@ class Reader {
     if (!d) throw ConfigError(std::string(name), why + " (use Go syntax such as 250ms, 90s, 1m30s)");
     if (d->count() <= 0) {
       throw ConfigError(std::string(name),
-                        "must be a positive duration, got \"" + std::string(trim(*v)) + "\"");
+                        "must be a positive duration, got " + quote_text(trim(*v)));
     }
     if (*d > max) {
       throw ConfigError(std::string(name), "must be at most " + format_go_duration(max) +
-                                               ", got \"" + std::string(trim(*v)) + "\"");
+                                               ", got " + quote_text(trim(*v)));
     }
     out = *d;
   }
@@ -71,7 +72,7 @@ class Reader {
     Int parsed{};
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
     if (ec != std::errc() || ptr != s.data() + s.size()) {
-      throw ConfigError(std::string(name), "must be an integer, got \"" + std::string(s) + "\"");
+      throw ConfigError(std::string(name), "must be an integer, got " + quote_text(s));
     }
     if (parsed < min || parsed > max) {
       throw ConfigError(std::string(name), "must be between " + std::to_string(min) + " and " +
@@ -90,7 +91,7 @@ class Reader {
     } else if (s == "0" || s == "f" || s == "F" || s == "false" || s == "FALSE" || s == "False") {
       out = false;
     } else {
-      throw ConfigError(std::string(name), "must be a boolean (true/false), got \"" + std::string(s) + "\"");
+      throw ConfigError(std::string(name), "must be a boolean (true/false), got " + quote_text(s));
     }
   }
 
@@ -122,17 +123,17 @@ class Reader {
 void check_host_port(std::string_view name, const std::string& addr, bool host_required) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos) {
-    throw ConfigError(std::string(name), "must be host:port, got \"" + addr + "\"");
+    throw ConfigError(std::string(name), "must be host:port, got " + quote_text(addr));
   }
   std::string_view host = std::string_view(addr).substr(0, colon);
   std::string_view port = std::string_view(addr).substr(colon + 1);
   if (host_required && host.empty()) {
-    throw ConfigError(std::string(name), "must be host:port, got \"" + addr + "\"");
+    throw ConfigError(std::string(name), "must be host:port, got " + quote_text(addr));
   }
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
-    throw ConfigError(std::string(name), "has an invalid port in \"" + addr + "\"");
+    throw ConfigError(std::string(name), "has an invalid port in " + quote_text(addr));
   }
 }
 
@@ -142,8 +143,8 @@ Exporter parse_exporter(std::string_view name, const std::optional<std::string>&
   if (s == "otlp") return Exporter::otlp;
   if (s == "console") return Exporter::console;
   if (s == "none") return Exporter::none;
-  throw ConfigError(std::string(name), "unsupported exporter \"" + std::string(s) +
-                                           "\" (supported: otlp, console, none)");
+  throw ConfigError(std::string(name), "unsupported exporter " + quote_text(s) +
+                                           " (supported: otlp, console, none)");
 }
 
 std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::optional<std::string>& v) {
@@ -151,8 +152,8 @@ std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::opt
   std::string_view s = Reader::trim(*v);
   if (s == "http/protobuf") return OtlpProtocol::http_protobuf;
   if (s == "http/json") return OtlpProtocol::http_json;
-  throw ConfigError(std::string(name), "unsupported OTLP protocol \"" + std::string(s) +
-                                           "\" (supported: http/protobuf, http/json)");
+  throw ConfigError(std::string(name), "unsupported OTLP protocol " + quote_text(s) +
+                                           " (supported: http/protobuf, http/json)");
 }
 
 // OTel: a signal-specific endpoint is used as is; the generic one gets /v1/<signal> appended.
@@ -178,8 +179,7 @@ void milliseconds(const Reader& r, std::string_view name, Duration& out) {
   if (ec != std::errc() || ptr != s.data() + s.size() || parsed <= 0 ||
       parsed > std::int64_t{24} * 3600 * 1000) {
     throw ConfigError(std::string(name),
-                      "must be a positive integer number of milliseconds, got \"" +
-                          std::string(s) + "\"");
+                      "must be a positive integer number of milliseconds, got " + quote_text(s));
   }
   out = std::chrono::milliseconds(parsed);
 }
@@ -244,13 +244,13 @@ std::vector<std::pair<std::string, std::string>> key_values(const Reader& r, std
       for (char c : key) {
         if (!std::isalnum(static_cast<unsigned char>(c)) &&
             kTokenChars.find(c) == std::string_view::npos) {
-          throw ConfigError(std::string(name), "has an invalid header name \"" + key + "\"");
+          throw ConfigError(std::string(name), "has an invalid header name " + quote_text(key));
         }
       }
       for (char c : value) {
         // CR/LF would let a value smuggle extra headers into the request.
         if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-          throw ConfigError(std::string(name), "has a control character in header \"" + key + "\"");
+          throw ConfigError(std::string(name), "has a control character in header " + quote_text(key));
         }
       }
     }
@@ -278,7 +278,7 @@ std::vector<std::pair<std::string, std::string>> merge_headers(
 
 void check_endpoint(std::string_view name, const std::string& url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    throw ConfigError(std::string(name), "must be an http:// URL, got \"" + url + "\"");
+    throw ConfigError(std::string(name), "must be an http:// URL, got " + quote_text(url));
   }
 }
 
@@ -307,8 +307,7 @@ Config load(const Getenv& getenv) {
   if (auto v = r.raw("USERSERVICE_LOG_LEVEL"); v && !Reader::trim(*v).empty()) {
     auto level = telemetry::parse_level(Reader::trim(*v));
     if (!level) {
-      throw ConfigError("USERSERVICE_LOG_LEVEL", "must be one of debug, info, warn, error, got \"" +
-                                                     std::string(Reader::trim(*v)) + "\"");
+      throw ConfigError("USERSERVICE_LOG_LEVEL", "must be one of debug, info, warn, error, got " + quote_text(Reader::trim(*v)));
     }
     c.log_level = *level;
   }

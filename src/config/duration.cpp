@@ -1,5 +1,7 @@
 #include "config/duration.h"
 
+#include "common/utf8.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -41,14 +43,14 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
   }
   if (s == "0") return std::chrono::nanoseconds{0};
   if (s.empty()) {
-    fail(why, "invalid duration \"" + orig + "\"");
+    fail(why, "invalid duration " + quote_text(orig));
     return std::nullopt;
   }
   std::uint64_t total = 0;
   while (!s.empty()) {
     // Leading integer part.
     if (!(s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))) {
-      fail(why, "invalid duration \"" + orig + "\"");
+      fail(why, "invalid duration " + quote_text(orig));
       return std::nullopt;
     }
     std::uint64_t v = 0;
@@ -63,7 +65,7 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
     const bool pre = i > 0;
     s.remove_prefix(i);
     if (overflow) {
-      fail(why, "invalid duration \"" + orig + "\" (overflow)");
+      fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
       return std::nullopt;
     }
     // Optional fraction.
@@ -89,14 +91,14 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
       s.remove_prefix(j);
     }
     if (!pre && !post) {
-      fail(why, "invalid duration \"" + orig + "\"");
+      fail(why, "invalid duration " + quote_text(orig));
       return std::nullopt;
     }
     // Unit (required).
     std::size_t u = 0;
     while (u < s.size() && s[u] != '.' && !(s[u] >= '0' && s[u] <= '9')) ++u;
     if (u == 0) {
-      fail(why, "missing unit in duration \"" + orig + "\"");
+      fail(why, "missing unit in duration " + quote_text(orig));
       return std::nullopt;
     }
     std::string_view unit_name = s.substr(0, u);
@@ -105,25 +107,25 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
       if (cand.name == unit_name) unit = &cand;
     }
     if (!unit) {
-      fail(why, "unknown unit \"" + std::string(unit_name) + "\" in duration \"" + orig + "\"");
+      fail(why, "unknown unit " + quote_text(unit_name) + " in duration " + quote_text(orig));
       return std::nullopt;
     }
     s.remove_prefix(u);
     if (v > kMax / unit->ns) {
-      fail(why, "invalid duration \"" + orig + "\" (overflow)");
+      fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
       return std::nullopt;
     }
     v *= unit->ns;
     if (f > 0) {
       v += static_cast<std::uint64_t>(static_cast<double>(f) * (static_cast<double>(unit->ns) / scale));
       if (v > kMax) {
-        fail(why, "invalid duration \"" + orig + "\" (overflow)");
+        fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
         return std::nullopt;
       }
     }
     total += v;
     if (total > kMax) {
-      fail(why, "invalid duration \"" + orig + "\" (overflow)");
+      fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
       return std::nullopt;
     }
   }
@@ -132,7 +134,7 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
                                                   : -static_cast<std::int64_t>(total)};
   }
   if (total > kMax - 1) {
-    fail(why, "invalid duration \"" + orig + "\" (overflow)");
+    fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
     return std::nullopt;
   }
   return std::chrono::nanoseconds{static_cast<std::int64_t>(total)};

@@ -39,6 +39,12 @@ int read_digits(std::string_view text, std::size_t pos, int width) noexcept {
 
 }  // namespace
 
+// The earliest whole millisecond system_clock holds (1677-09-21T00:12:43.146Z). Parsing stops
+// there: an instant in the 854 µs before it would be written as ".145Z", which is before the
+// clock's range, so the service would emit a time it could not read back (found by fuzzing).
+constexpr std::int64_t kEarliestWholeMillisUs =
+    -(-std::chrono::duration_cast<microseconds>(system_clock::duration::min()).count() / 1000) * 1000;
+
 void write_rfc3339_millis(TimePoint tp, char* out) noexcept {
   const auto ms = std::chrono::floor<milliseconds>(tp);
   const auto day = std::chrono::floor<days>(ms);
@@ -132,8 +138,8 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   const std::int64_t utc_seconds = std::int64_t{sys_days{ymd}.time_since_epoch().count()} * 86400 +
                                    hour * 3600 + minute * 60 + second - offset_seconds;
   const std::int64_t utc_us = utc_seconds * 1'000'000 + fraction_us;
-  constexpr auto kMinUs =
-      std::chrono::duration_cast<microseconds>(system_clock::duration::min()).count();
+  // The lower bound is a whole millisecond, so every accepted instant can be written back.
+  constexpr auto kMinUs = kEarliestWholeMillisUs;
   constexpr auto kMaxUs =
       std::chrono::duration_cast<microseconds>(system_clock::duration::max()).count();
   if (utc_us < kMinUs || utc_us > kMaxUs) return std::nullopt;

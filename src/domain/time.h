@@ -27,8 +27,9 @@ void write_rfc3339_millis(TimePoint tp, char* out) noexcept;
 //  - leap seconds (ss = 60) are rejected: system_clock has no representation for them
 //    and any mapping would silently move the instant;
 //  - a space instead of 'T' (allowed by an RFC note, not by its grammar) is rejected;
-//  - instants outside what system_clock holds (about 1677-09-22 to 2262-04-11) are
-//    rejected rather than wrapped.
+//  - instants outside what system_clock holds (1677-09-21T00:12:43.146Z, its earliest whole
+//    millisecond, to 2262-04-11T23:47:16.854775Z) are rejected rather than wrapped, so every
+//    accepted instant formats to text that parses again.
 // nullopt for anything else, including impossible dates (Feb 30, month 13, hour 24).
 std::optional<TimePoint> parse_rfc3339(std::string_view text);
 

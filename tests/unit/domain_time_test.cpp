@@ -184,8 +184,25 @@ TEST(DomainTime, RejectsInstantsTheClockCannotHold) {
   EXPECT_FALSE(parse_rfc3339("2262-04-11T23:47:16.854776Z"));
   EXPECT_TRUE(parse_rfc3339("2262-04-12T01:47:16.854775+02:00"));
   EXPECT_FALSE(parse_rfc3339("2262-04-11T23:47:16.854775-00:01"));
-  EXPECT_EQ(us_of(parse_rfc3339("1677-09-21T00:12:43.145225Z")), -9223372036854775);
-  EXPECT_FALSE(parse_rfc3339("1677-09-21T00:12:43.145224Z"));
+  // The earliest whole millisecond the clock holds; the 854 µs before it are rejected too,
+  // since they would be written as ".145Z", which no parser could read back.
+  EXPECT_EQ(us_of(parse_rfc3339("1677-09-21T00:12:43.146Z")), -9223372036854000);
+  EXPECT_FALSE(parse_rfc3339("1677-09-21T00:12:43.145999Z"));
+  EXPECT_FALSE(parse_rfc3339("1677-09-21T00:12:43.145225Z"));
+}
+
+// Regression (fuzz/regressions/rfc3339/): an accepted instant at the start of the clock's range
+// was written as a time before it, which parse_rfc3339 rejects.
+TEST(DomainTime, EveryAcceptedInstantIsWrittenAsTextThatParsesBack) {
+  for (const char* text : {"1677-09-21T00:12:43.146Z", "1677-09-21T00:12:43.146999Z",
+                           "1677-09-21T00:12:43.999999999Z", "2262-04-11T23:47:16.854775Z"}) {
+    const auto tp = parse_rfc3339(text);
+    ASSERT_TRUE(tp) << text;
+    const auto back = parse_rfc3339(format_rfc3339_millis(*tp));
+    ASSERT_TRUE(back) << text;
+    EXPECT_EQ(std::chrono::floor<std::chrono::milliseconds>(*back),
+              std::chrono::floor<std::chrono::milliseconds>(*tp));
+  }
 }
 
 TEST(DomainTime, RoundTrips) {

@@ -1,5 +1,7 @@
 #include "config/duration.h"
 
+#include "common/utf8.h"
+
 #include <gtest/gtest.h>
 
 using userservice::config::format_go_duration;
@@ -62,4 +64,13 @@ TEST(GoDuration, FormatsLikeGo) {
   EXPECT_EQ(format_go_duration(microseconds(3)), "3\xC2\xB5s");
   EXPECT_EQ(format_go_duration(nanoseconds(12)), "12ns");
   EXPECT_EQ(format_go_duration(milliseconds(-1500)), "-1.5s");
+}
+
+// Regression (fuzz/regressions/go_duration/): the reason echoed the raw input, so bytes that are
+// not UTF-8 reached the startup error line.
+TEST(GoDuration, TheReasonQuotesTheInputAsCleanText) {
+  std::string why;
+  EXPECT_FALSE(userservice::config::parse_go_duration("\x13\x8a\x13", &why));
+  EXPECT_TRUE(userservice::is_valid_utf8(why)) << why;
+  EXPECT_EQ(why, "invalid duration \"\\u0013\xEF\xBF\xBD\\u0013\"");
 }

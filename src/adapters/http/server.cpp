@@ -22,6 +22,7 @@
 #include <tuple>
 #include <variant>
 
+#include "adapters/http/request_head.h"
 #include "adapters/http/trace_context.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -88,40 +89,6 @@ ReadFailure classify(const beast::error_code& ec) {
   return ReadFailure::io;  // EOF, reset, timeout, cancelled: nobody to answer
 }
 
-bool is_json_media_type(std::string_view content_type) {
-  std::string_view type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  return beast::iequals(type, "application/json");
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// Copies the (possibly partially parsed) header into `req`; the body is moved separately.
-void fill_request(Request& req, const bhttp::request<bhttp::string_body>& msg) {
-  req.method_text = std::string(msg.method_string());
-  req.method = parse_method(req.method_text);
-  req.target = std::string(msg.target());
-  std::string_view t = req.target;
-  // Absolute-form ("http://host/path") is legal from proxies; route on its path only.
-  if (auto scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
-    auto slash = t.find('/', scheme + 3);
-    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
-  }
-  auto q = t.find('?');
-  req.path = std::string(t.substr(0, q));
-  req.query = q == std::string_view::npos ? std::string() : std::string(t.substr(q + 1));
-  req.headers.clear();
-  for (const auto& f : msg) req.headers.emplace_back(lower(f.name_string()), f.value());
-  req.content_type = std::string(req.header("content-type"));
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -186,23 +153,10 @@ net::awaitable<Response> guarded(const Handler& handler, Request& req,
 }
 
 net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::string_view& route) {
-  Router::Match m;
-  try {
-    m = im.router.match(req);
-  } catch (const Error& e) {
-    co_return error_response(e);  // bad %-escape in a path param
-  }
-  if (m.handler == nullptr) {
-    if (!m.path_matched) co_return error_response(Error(ErrorCode::not_found, "no such route"));
-    Response r = error_response(Error(ErrorCode::method_not_allowed, "method not allowed"));
-    r.headers.emplace_back("Allow", m.allow);
-    co_return r;
-  }
-  route = m.route;
-  if (im.opts.json_api && !req.body.empty() && !is_json_media_type(req.content_type)) {
-    co_return error_response(
-        Error(ErrorCode::unsupported_media_type, "request body must be application/json"));
-  }
+  Routed routed = route_request(im.router, req, im.opts.json_api);
+  if (routed.answer) co_return std::move(*routed.answer);
+  route = routed.route;
+  const Handler& handler = *routed.handler;
 
   req.ctx.deadline = im.opts.request_timeout > std::chrono::nanoseconds::zero()
                          ? Clock::now() + im.opts.request_timeout
@@ -211,7 +165,7 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
   std::exception_ptr failure;
   // The timer fires at the deadline, or is cancelled by a force-close; either way the handler
   // is cancelled and we stop waiting for it.
-  auto outcome = co_await (guarded(*m.handler, req, failure) || s.timer.async_wait(use_nothrow));
+  auto outcome = co_await (guarded(handler, req, failure) || s.timer.async_wait(use_nothrow));
   if (outcome.index() == 1) {
     if (s.killed) {  // never sent; logged and counted as what it is
       co_return error_response(Error(ErrorCode::service_unavailable, "server shutting down"));

@@ -14,23 +14,6 @@ timeval to_timeval(std::chrono::nanoseconds d) {
   return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
 
-Reply convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = Reply::Type::string; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = Reply::Type::status; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ERROR: out.type = Reply::Type::error; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: out.type = Reply::Type::integer; out.integer = r->integer; break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::array;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default: out.type = Reply::Type::nil; break;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
@@ -50,6 +33,8 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
     redisFree(ctx);
     throw RedisError("cannot connect to redis at " + o.addr + ": " + why);
   }
+  // Replies are built as Reply values, with a cap on announced array sizes (reply.h).
+  ctx->reader->fn = const_cast<redisReplyObjectFunctions*>(&reply_functions());
   std::unique_ptr<Connection> conn(new Connection(ctx, o.operation_timeout));
   redisSetTimeout(ctx, to_timeval(o.operation_timeout));
 
@@ -85,15 +70,12 @@ Reply Connection::command(const std::vector<std::string_view>& argv) {
     args.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* reply = static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
+  void* reply = redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data());
   if (!reply) {
     broken_ = true;  // hiredis contexts are unusable after an I/O error or timeout
     throw RedisError(std::string("redis I/O error: ") + (ctx_->errstr[0] ? ctx_->errstr : "timeout"));
   }
-  Reply out = convert(reply);
-  freeReplyObject(reply);
-  return out;
+  return take_reply(reply);
 }
 
 Reply Connection::command(const std::vector<std::string_view>& argv,

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/redis/reply.h"
+
 struct redisContext;
 
 namespace userservice::redis {
@@ -16,14 +18,6 @@ namespace userservice::redis {
 class RedisError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-struct Reply {
-  enum class Type { nil, string, status, integer, array, error };
-  Type type = Type::nil;
-  std::string str;  // string, status or error text
-  long long integer = 0;
-  std::vector<Reply> elements;
 };
 
 struct ConnectOptions {

@@ -303,7 +303,7 @@ struct OutboxRelay::Impl {
   std::chrono::nanoseconds heartbeat_interval() const { return opts.leader_timeout / 4; }
 
   void register_metrics(prometheus::Registry& registry);
-  void record_publish_spans(const std::vector<Row>& rows, const std::vector<std::string>& status,
+  void record_publish_spans(const std::vector<Row>& rows, const PublishReply& outcome,
                             std::uint64_t sent_unix) const;
   void run() noexcept;
   void loop();
@@ -621,13 +621,13 @@ bool OutboxRelay::Impl::try_become_leader() {
   // database, Redis kept), so the sequence moves past the fence and the call is repeated.
   for (int attempt = 0;; ++attempt) {
     const std::string epoch_text = std::to_string(epoch);
-    Reply fenced =
-        eval_publish({epoch_text, "0", opts.domain.max_len(), opts.lifecycle.max_len()});
-    if (fenced.type != Reply::Type::error) break;
-    if (!fenced.str.starts_with("FENCED ") || attempt > 0) {
-      throw RedisError("publish script refused: " + fenced.str);
+    const PublishReply fenced = read_publish_reply(
+        eval_publish({epoch_text, "0", opts.domain.max_len(), opts.lifecycle.max_len()}), 0);
+    if (fenced.kind == PublishReply::Kind::rows) break;
+    if (fenced.kind != PublishReply::Kind::fenced || attempt > 0) {
+      throw RedisError("publish script refused: " + fenced.text);
     }
-    const std::string fence = fenced.str.substr(7);
+    const std::string fence = std::to_string(fenced.fence);
     log.warn("outbox relay: the fence in redis is above the epoch sequence; moving it on",
              {{"fence", fence}, {"epoch", epoch}});
     pg_exec(R"(SELECT setval('"user".outbox_relay_epoch', $1::bigint))", {fence});
@@ -817,37 +817,40 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     dedupe_next = true;  // the script may have run: look before adding again
     throw;
   }
-  if (reply.type == Reply::Type::error) {
-    if (reply.str.starts_with("FENCED")) throw Fenced(reply.str);
-    dedupe_next = true;  // a script error may come after some entries were added
-    throw RedisError("publish script refused: " + reply.str);
-  }
-  if (reply.type != Reply::Type::array || reply.elements.size() != rows.size()) {
-    dedupe_next = true;
-    throw RedisError("publish script: unexpected reply");
+  const PublishReply outcome = read_publish_reply(reply, rows.size());
+  switch (outcome.kind) {
+    case PublishReply::Kind::rows:
+      break;
+    case PublishReply::Kind::fenced:
+      throw Fenced(outcome.text);
+    case PublishReply::Kind::refused:
+      dedupe_next = true;  // a script error may come after some entries were added
+      throw RedisError("publish script refused: " + outcome.text);
+    case PublishReply::Kind::malformed:
+      dedupe_next = true;
+      throw RedisError(outcome.text);
   }
   dedupe_next = false;
 
-  std::vector<std::string> status(rows.size());
   std::vector<std::int64_t> done;  // published now or before: their rows leave the outbox
   std::array<std::int64_t, 2> ok_count{};
   std::array<bool, 2> refused{};
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    status[i] = reply.elements[i].str;
+    const PublishReply::Row status = outcome.rows[i].status;
     const Row& row = rows[i];
     const int s = row.stream;
-    if (status[i] == "ok" || status[i] == "dup") {
+    if (status == PublishReply::Row::ok || status == PublishReply::Row::dup) {
       done.push_back(row.seq);
-      if (status[i] == "ok") {
+      if (status == PublishReply::Row::ok) {
         ++ok_count[static_cast<std::size_t>(s)];
         if (publish_delay) publish_delay->Observe(seconds_since_epoch_us(row.occurred_epoch_us));
       } else if (duplicates_skipped) {
         duplicates_skipped->Increment();
       }
       if (!refused[static_cast<std::size_t>(s)]) note_unblocked(s);
-    } else if (status[i].starts_with("err:")) {
+    } else if (status == PublishReply::Row::refused) {
       refused[static_cast<std::size_t>(s)] = true;
-      note_refusal(s, row, status[i].substr(4));
+      note_refusal(s, row, outcome.rows[i].error);
     }
   }
   if (done.empty()) return rows.size();
@@ -883,7 +886,7 @@ std::size_t OutboxRelay::Impl::relay_batch() {
           static_cast<double>(ok_count[static_cast<std::size_t>(s)]));
     }
   }
-  record_publish_spans(rows, status, sent_unix);
+  record_publish_spans(rows, outcome, sent_unix);
   std::string seqs = "{";
   for (std::size_t i = 0; i < done.size(); ++i) {
     if (i > 0) seqs += ',';
@@ -900,14 +903,14 @@ std::size_t OutboxRelay::Impl::relay_batch() {
 // One producer span per published event, in the trace of the request that wrote it (a child
 // of its server span); all share the script's round trip.
 void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows,
-                                             const std::vector<std::string>& status,
+                                             const PublishReply& outcome,
                                              std::uint64_t sent_unix) const {
   const telemetry::Tracer* tracer = opts.tracer;
   if (tracer == nullptr || !tracer->enabled()) return;
   const std::uint64_t done_unix = telemetry::unix_nanos_now();
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
-    if (status[i] != "ok") continue;
+    if (outcome.rows[i].status != PublishReply::Row::ok) continue;
     if (row.event.trace_id.empty() || (row.trace_flags & 1u) == 0) continue;
     const std::string_view stream = row.stream == 0 ? opts.domain.stream() : opts.lifecycle.stream();
     telemetry::SpanData span;
