@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # scripts/build.sh [BUILD_DIR] [extra cmake args...] — configure (once) and build.
+# BUILD_TARGETS="userservice" builds only those targets (default: everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -11,4 +12,5 @@ if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
 fi
 # Two cores: more jobs only add memory pressure (a Beast TU peaks near 800 MB).
-ninja -C "$dir" -j "${JOBS:-2}"
+# shellcheck disable=SC2086  # BUILD_TARGETS is a list
+ninja -C "$dir" -j "${JOBS:-2}" ${BUILD_TARGETS:-}

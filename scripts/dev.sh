@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 bash scripts/install-deps.sh
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Only the service binary: the tests are built by scripts/test.sh, when asked for.
+BUILD_TARGETS=userservice bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 . scripts/servers.sh
 PG_PORT=${PG_PORT:-55432}

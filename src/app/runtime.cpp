@@ -138,6 +138,7 @@ struct Runtime::Impl {
   bool serving = false;  // the listeners accept: a failure now needs a graceful stop
   std::optional<asio::steady_timer> refresh_timer;
   asio::awaitable<void> main();
+  asio::awaitable<void> ignore_hangups(asio::signal_set& hangups);
 };
 
 asio::awaitable<void> Runtime::Impl::start() {
@@ -375,6 +376,11 @@ asio::awaitable<void> Runtime::Impl::main() {
   // Registered before anything starts: a signal that arrives while the listeners are
   // already open but later steps still run is queued, not fatal, and handled right after.
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  // SIGHUP (sent by terminals that close and by supervisors that mean "reload") must not kill
+  // a service that has nothing to reload: configuration is the environment, read once. It is
+  // logged and otherwise ignored; a restart applies new settings.
+  asio::signal_set hangups(io, SIGHUP);
+  asio::co_spawn(io, ignore_hangups(hangups), asio::detached);
   std::exception_ptr failed;
   try {
     co_await start();
@@ -387,8 +393,10 @@ asio::awaitable<void> Runtime::Impl::main() {
       // rather than leave a process that answers but is not whole. Exit code 1 all the same.
       log.error("startup failed after the listeners opened; shutting down");
       signals.cancel();
+      hangups.cancel();
       co_await shutdown();
     } else {
+      hangups.cancel();
       if (primary) primary->close();
       for (auto& r : replicas) r->close();
     }
@@ -396,7 +404,17 @@ asio::awaitable<void> Runtime::Impl::main() {
   }
   int signo = co_await signals.async_wait(asio::use_awaitable);
   log.info("signal received", {{"signal", signo}});
+  hangups.cancel();
   co_await shutdown();
+}
+
+asio::awaitable<void> Runtime::Impl::ignore_hangups(asio::signal_set& hangups) {
+  for (;;) {
+    auto [ec, signo] = co_await hangups.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // cancelled: shutting down
+    log.info("SIGHUP ignored: configuration is read once from the environment; restart to change it",
+             {{"signal", signo}});
+  }
 }
 
 Runtime::Runtime(config::Config config, telemetry::Logger& log)

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -282,6 +284,21 @@ void check_endpoint(std::string_view name, const std::string& url) {
   }
 }
 
+// A connection string libpq cannot parse fails the configuration, naming the variable, rather
+// than the first connect. (Parsing only: nothing is resolved or contacted.)
+void check_dsn(const std::string& name, const std::string& dsn) {
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &err);
+  if (parsed != nullptr) {
+    PQconninfoFree(parsed);
+    return;
+  }
+  std::string why = err != nullptr ? err : "out of memory";
+  if (err != nullptr) PQfreemem(err);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  throw ConfigError(name, "is not a connection string libpq accepts: " + why);
+}
+
 }  // namespace
 
 Config load(const Getenv& getenv) {
@@ -301,6 +318,7 @@ Config load(const Getenv& getenv) {
   check_host_port("USERSERVICE_REDIS_MASTER_ADDR", c.redis.master_addr, true);
   c.redis.password = r.required("USERSERVICE_REDIS_PASSWORD", /*allow_empty=*/true);
   c.postgres.primary_dsn = r.required("USERSERVICE_POSTGRES_PRIMARY_DSN");
+  check_dsn("USERSERVICE_POSTGRES_PRIMARY_DSN", c.postgres.primary_dsn);
 
   // Core.
   r.duration("USERSERVICE_SHUTDOWN_TIMEOUT", c.shutdown_timeout);
@@ -352,6 +370,10 @@ Config load(const Getenv& getenv) {
 
   // PostgreSQL.
   c.postgres.replica_dsns = r.list("USERSERVICE_POSTGRES_REPLICA_DSNS");
+  for (std::size_t i = 0; i < c.postgres.replica_dsns.size(); ++i) {
+    check_dsn("USERSERVICE_POSTGRES_REPLICA_DSNS entry " + std::to_string(i + 1),
+              c.postgres.replica_dsns[i]);
+  }
   r.duration("USERSERVICE_POSTGRES_OPERATION_TIMEOUT", c.postgres.operation_timeout);
   r.integer("USERSERVICE_POSTGRES_MAX_OPEN_CONNS", c.postgres.max_open_conns, 1, 10000);
   c.postgres.max_idle_conns = c.postgres.max_open_conns;

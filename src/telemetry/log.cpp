@@ -53,6 +53,14 @@ bool Logger::flush(std::chrono::steady_clock::time_point deadline) {
 
 std::uint64_t Logger::dropped() const { return writer_->dropped_lines(); }
 
+void Logger::identify(std::string_view service, std::string_view version) {
+  identity_ = ",\"service\":\"";
+  append_json_escaped(identity_, service);
+  identity_ += "\",\"version\":\"";
+  append_json_escaped(identity_, version);
+  identity_ += '"';
+}
+
 void Logger::log(Level level, std::string_view msg, Fields fields) {
   if (!enabled(level)) return;
   std::string line;
@@ -64,6 +72,7 @@ void Logger::log(Level level, std::string_view msg, Fields fields) {
   line += "\",\"msg\":\"";
   append_json_escaped(line, msg);
   line += '"';
+  line += identity_;
   for (const Field& f : fields) {
     line += ",\"";
     append_json_escaped(line, f.key);

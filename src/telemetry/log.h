@@ -49,6 +49,9 @@ class Logger {
   ~Logger();  // writes what is queued (for at most a second)
 
   bool enabled(Level level) const noexcept { return level >= min_; }
+  // Adds "service" and "version" to every line from now on (log pipelines key on them). Call
+  // once, before any other thread logs.
+  void identify(std::string_view service, std::string_view version);
   void log(Level level, std::string_view msg, Fields fields = {});
   void debug(std::string_view msg, Fields f = {}) { log(Level::debug, msg, f); }
   void info(std::string_view msg, Fields f = {}) { log(Level::info, msg, f); }
@@ -66,6 +69,7 @@ class Logger {
 
  private:
   Level min_;
+  std::string identity_;  // ,"service":"…","version":"…" or ""
   std::unique_ptr<LineWriter> writer_;  // thread-safe: the relay and exporters log too
 };
 

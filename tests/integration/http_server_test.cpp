@@ -456,7 +456,7 @@ TEST_F(HttpServerTest, AccessLogAndMetrics) {
   std::regex line(
       R"(\{[^\n]*"msg":"request","server":"internal","method":"GET","route":"/items/\{id\}",)"
       R"("path":"/items/secret-user","status":200,"duration_ms":[0-9.e-]+,)"
-      R"("request_id":"log-check-1","trace_id":"[0-9a-f]{32}"\})");
+      R"("request_id":"log-check-1","trace_id":"[0-9a-f]{32}","span_id":"[0-9a-f]{16}"\})");
   EXPECT_TRUE(std::regex_search(logs, line)) << logs;
   EXPECT_NE(logs.find(R"("route":"unmatched","path":"/nope","status":404)"), std::string::npos)
       << logs;

@@ -44,6 +44,7 @@ void ServiceProcess::start() {
   if (running()) throw std::logic_error("ServiceProcess::start: already running");
   detail::SpawnOptions opts;
   opts.argv = {binary_};
+  opts.argv.insert(opts.argv.end(), args_.begin(), args_.end());
   std::vector<std::string> env;
   for (const auto& [k, v] : env_) env.push_back(k + "=" + v);
   if (!env_.contains("PATH")) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "support/process_util.h"
 
@@ -38,12 +39,15 @@ class ServiceProcess {
 
   std::string stdout_text() const;  // everything captured so far
   std::string stderr_text() const;
+  // Command-line arguments after argv[0] for the next start() (none by default).
+  void set_args(std::vector<std::string> args) { args_ = std::move(args); }
   const std::map<std::string, std::string>& env() const { return env_; }
   std::map<std::string, std::string>& env() { return env_; }  // edit between runs
 
  private:
   std::string binary_;
   std::map<std::string, std::string> env_;
+  std::vector<std::string> args_;
   std::string dir_;
   detail::CleanupWatchdog watchdog_;  // removes dir_ if the test binary is killed
   pid_t pid_ = 0;

@@ -393,3 +393,15 @@ TEST(Config, InvalidOtelSdkValuesNameTheirVariable) {
     EXPECT_EQ(env.failing_variable(), value.empty() ? "" : name) << name << "=" << value;
   }
 }
+
+TEST(Config, ADsnLibpqCannotParseIsAConfigurationError) {
+  Env env;
+  env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] = "host=x port";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_PRIMARY_DSN");
+  env = Env{};
+  env.vars["USERSERVICE_POSTGRES_REPLICA_DSNS"] = "host=a,postgresql://[::1";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_REPLICA_DSNS entry 2");
+  env = Env{};
+  env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] = "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write";
+  EXPECT_EQ(env.failing_variable(), "");
+}

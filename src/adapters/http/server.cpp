@@ -172,7 +172,8 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
     }
     im.log.warn("request deadline exceeded",
                 {{"server", im.opts.name}, {"route", route}, {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id}});
+                                    {"trace_id", req.ctx.trace_id},
+                                    {"span_id", req.ctx.span_id}});
     co_return error_response(Error(ErrorCode::deadline_exceeded, "request deadline exceeded"));
   }
   if (!failure) co_return std::get<0>(std::move(outcome));
@@ -187,20 +188,23 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
                 {"message", e.message()},
                 {"detail", e.detail()},
                 {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id}});
+                                    {"trace_id", req.ctx.trace_id},
+                                    {"span_id", req.ctx.span_id}});
     co_return r;
   } catch (const std::exception& e) {
     im.log.error("handler failed", {{"server", im.opts.name},
                                     {"route", route},
                                     {"error", e.what()},
                                     {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id}});
+                                    {"trace_id", req.ctx.trace_id},
+                                    {"span_id", req.ctx.span_id}});
   } catch (...) {
     im.log.error("handler failed", {{"server", im.opts.name},
                                     {"route", route},
                                     {"error", "non-standard exception"},
                                     {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id}});
+                                    {"trace_id", req.ctx.trace_id},
+                                    {"span_id", req.ctx.span_id}});
   }
   // Never e.what(): it may carry SQL or hostnames.
   co_return error_response(Error(ErrorCode::internal_error, "internal error"));
@@ -325,7 +329,8 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
                           {"status", status},
                           {"duration_ms", seconds * 1000.0},
                           {"request_id", req.ctx.request_id},
-                          {"trace_id", req.ctx.trace_id}});
+                          {"trace_id", req.ctx.trace_id},
+                                    {"span_id", req.ctx.span_id}});
   if (im.metrics != nullptr) {
     im.metrics->http_request_finished(o.name, route, to_string(req.method), status, seconds);
   }

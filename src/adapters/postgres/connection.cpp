@@ -616,7 +616,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
                   {{"pool", pool_name_},
                    {"statement", error ? error->statement : ""},
                    {"request_id", ctx ? ctx->request_id : ""},
-                   {"trace_id", ctx ? ctx->trace_id : ""}});
+                   {"trace_id", ctx ? ctx->trace_id : ""},
+                 {"span_id", ctx ? ctx->span_id : ""}});
         seg.error = std::make_exception_ptr(
             unavailable("statement timeout: " + std::string(error ? error->what() : "")));
       } else if (error) {
@@ -629,7 +630,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
                                                    {"sqlstate", error->sqlstate},
                                                    {"error", error->what()},
                                                    {"request_id", ctx ? ctx->request_id : ""},
-                                                   {"trace_id", ctx ? ctx->trace_id : ""}});
+                                                   {"trace_id", ctx ? ctx->trace_id : ""},
+                 {"span_id", ctx ? ctx->span_id : ""}});
         seg.error = std::make_exception_ptr(*error);
       }
       finish(k);
@@ -648,7 +650,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
                  {"statement", seg.queries.empty() ? "" : seg.queries[0].statement->name},
                  {"error", e.detail().empty() ? e.message() : e.detail()},
                  {"request_id", ctx ? ctx->request_id : ""},
-                 {"trace_id", ctx ? ctx->trace_id : ""}});
+                 {"trace_id", ctx ? ctx->trace_id : ""},
+                 {"span_id", ctx ? ctx->span_id : ""}});
       if (own_deadline) {
         seg.error = std::make_exception_ptr(e);  // the single caller's own deadline
       } else if (in_doubt) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -131,6 +132,43 @@ asio::awaitable<void> migrate(Pool& pool, telemetry::Logger& log, Clock::time_po
   } catch (const SqlError& e) {
     throw failure(std::string(e.what()) + " (SQLSTATE " + e.sqlstate + ")");
   }
+}
+
+asio::awaitable<std::vector<MigrationState>> migration_status(Pool& pool,
+                                                            Clock::time_point deadline) {
+  std::map<int, MigrationState> by_version;
+  for (const Migration& m : embedded_migrations()) {
+    by_version[m.version] = MigrationState{m.version, std::string(m.name), true, false, {}};
+  }
+  try {
+    Lease lease = co_await pool.acquire(deadline);
+    // to_regclass: NULL when the bookkeeping table does not exist yet (never migrated).
+    auto exists = co_await lease.execute(
+        R"(SELECT to_regclass('"user".schema_migrations') IS NOT NULL)", deadline);
+    if (exists.at(0).rows() == 1 && exists[0].get(0, 0) == "t") {
+      auto rows = co_await lease.execute(
+          R"(SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             FROM "user".schema_migrations ORDER BY version)",
+          deadline);
+      for (int r = 0; r < rows.at(0).rows(); ++r) {
+        const std::string_view text = rows[0].get(r, 0);
+        int v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        MigrationState& state = by_version[v];
+        if (state.version == 0) {
+          state = MigrationState{v, std::string(rows[0].get(r, 1)), false, true, {}};
+        }
+        state.applied = true;
+        state.applied_at = std::string(rows[0].get(r, 2));
+      }
+    }
+  } catch (const SqlError& e) {
+    throw std::runtime_error("reading the migration status failed: " + std::string(e.what()) +
+                             " (SQLSTATE " + e.sqlstate + ")");
+  }
+  std::vector<MigrationState> out;
+  for (auto& [v, state] : by_version) out.push_back(std::move(state));
+  co_return out;
 }
 
 }  // namespace userservice::postgres
