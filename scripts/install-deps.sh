@@ -12,6 +12,7 @@ PACKAGES=(
   wrk tzdata iso-codes
   prometheus  # for promtool: the metrics test checks the exposition with it
   clang-15 libfuzzer-15-dev  # scripts/fuzz.sh: the libFuzzer targets under ASan + UBSan
+  systemd  # systemd-analyze: the unit in deploy/systemd is verified by the tests
 )
 
 missing=()
