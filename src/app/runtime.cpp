@@ -170,6 +170,7 @@ asio::awaitable<void> Runtime::Impl::start() {
                                  .max_open = cfg.postgres.max_open_conns,
                                  .max_idle = cfg.postgres.max_idle_conns,
                                  .max_lifetime = cfg.postgres.conn_max_lifetime,
+                                 .max_idle_time = cfg.postgres.conn_max_idle_time,
                                  .operation_timeout = cfg.postgres.operation_timeout,
                                  .name = name,
                                  .max_batch = cfg.postgres.max_batch};
@@ -334,7 +335,8 @@ void Runtime::Impl::publish_pool_stats(const postgres::Pool& pool) {
   metrics.db_pool(pool.options().name,
                   telemetry::Metrics::DbPoolSnapshot{st.idle, st.in_use, st.max_open,
                                                      st.wait_count, st.wait_seconds_total,
-                                                     st.closed_max_idle, st.closed_max_lifetime,
+                                                     st.closed_max_idle, st.closed_max_idle_time,
+                                                     st.closed_max_lifetime,
                                                      st.batches, st.batched_calls,
                                                      st.prepared_statements});
 }

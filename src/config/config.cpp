@@ -49,12 +49,18 @@ class Reader {
 
   // Every duration has a documented maximum (24h unless said otherwise): a deadline is
   // `now + duration`, and Go syntax accepts up to ~292 years, which would overflow it.
-  void duration(std::string_view name, Duration& out, Duration max = 24h) const {
+  // `allow_zero`: "0" is accepted and means "no limit" for this setting.
+  void duration(std::string_view name, Duration& out, Duration max = 24h,
+                bool allow_zero = false) const {
     auto v = getenv_(name);
     if (!v || trim(*v).empty()) return;
     std::string why;
     auto d = parse_go_duration(trim(*v), &why);
     if (!d) throw ConfigError(std::string(name), why + " (use Go syntax such as 250ms, 90s, 1m30s)");
+    if (allow_zero && d->count() == 0) {
+      out = Duration::zero();
+      return;
+    }
     if (d->count() <= 0) {
       throw ConfigError(std::string(name),
                         "must be a positive duration, got " + quote_text(trim(*v)));
@@ -382,6 +388,8 @@ Config load(const Getenv& getenv) {
     c.postgres.max_idle_conns = c.postgres.max_open_conns;
   }
   r.duration("USERSERVICE_POSTGRES_CONN_MAX_LIFETIME", c.postgres.conn_max_lifetime, 720h);
+  r.duration("USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME", c.postgres.conn_max_idle_time, 720h,
+             /*allow_zero=*/true);
   r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);

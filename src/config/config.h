@@ -68,6 +68,9 @@ struct PostgresConfig {
   // An addition to runtime.md's variables (USERSERVICE_POSTGRES_MAX_BATCH).
   int max_batch = 16;
   Duration conn_max_lifetime = 30min;
+  // USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME: an idle connection is closed after this long
+  // (Go's SetConnMaxIdleTime); 0 = never.
+  Duration conn_max_idle_time = Duration::zero();
 };
 
 enum class Exporter { otlp, console, none };

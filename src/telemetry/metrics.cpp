@@ -152,37 +152,46 @@ struct Metrics::Impl {
           .Name("db_client_operation_duration_seconds")
           .Help("PostgreSQL statement duration, by statement name and outcome.")
           .Register(*registry);
-  // OTel db.sql.connection.* (as Go's otelsql / database/sql stats name them).
+  // db.sql.connection.*, named, labelled and measured as Go's otelsql exports sql.DBStats
+  // (through the OTel Prometheus exporter: '.' -> '_', unit "ms" -> _milliseconds, counters
+  // _total), so dashboards written for the Go service read them unchanged.
   prometheus::Family<prometheus::Gauge>& db_open =
       prometheus::BuildGauge()
           .Name("db_sql_connection_open")
-          .Help("Open PostgreSQL connections, by pool and status (idle, in_use).")
+          .Help("The number of established connections both in use and idle (status: idle, inuse).")
           .Register(*registry);
   prometheus::Family<prometheus::Gauge>& db_max_open =
       prometheus::BuildGauge()
           .Name("db_sql_connection_max_open")
-          .Help("Maximum open PostgreSQL connections allowed, by pool.")
+          .Help("Maximum number of open connections to the database")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_wait =
       prometheus::BuildCounter()
           .Name("db_sql_connection_wait_total")
-          .Help("Times a caller waited for a free PostgreSQL connection, by pool.")
+          .Help("The total number of connections waited for")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_wait_duration =
       prometheus::BuildCounter()
-          .Name("db_sql_connection_wait_duration_seconds_total")
-          .Help("Total time callers waited for a free PostgreSQL connection, by pool.")
+          .Name("db_sql_connection_wait_duration_milliseconds_total")
+          .Help("The total time blocked waiting for a new connection")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_closed_max_idle =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_idle_total")
-          .Help("PostgreSQL connections closed after idling above the pool's max idle count, "
-                "by pool.")
+          .Help("The total number of connections closed due to SetMaxIdleConns "
+                "(USERSERVICE_POSTGRES_MAX_IDLE_CONNS)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& db_closed_max_idle_time =
+      prometheus::BuildCounter()
+          .Name("db_sql_connection_closed_max_idle_time_total")
+          .Help("The total number of connections closed due to SetConnMaxIdleTime "
+                "(USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_closed_max_lifetime =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_lifetime_total")
-          .Help("PostgreSQL connections closed at their maximum lifetime, by pool.")
+          .Help("The total number of connections closed due to SetConnMaxLifetime "
+                "(USERSERVICE_POSTGRES_CONN_MAX_LIFETIME)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_batches =
       prometheus::BuildCounter()
@@ -368,11 +377,13 @@ void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
   const std::string p(pool);
   impl_->db_open.Add({{"pool", p}, {"status", "idle"}}).Set(s.idle);
-  impl_->db_open.Add({{"pool", p}, {"status", "in_use"}}).Set(s.in_use);
+  impl_->db_open.Add({{"pool", p}, {"status", "inuse"}}).Set(s.in_use);
   impl_->db_max_open.Add({{"pool", p}}).Set(s.max_open);
   advance(impl_->db_wait.Add({{"pool", p}}), static_cast<double>(s.wait_count));
-  advance(impl_->db_wait_duration.Add({{"pool", p}}), s.wait_seconds);
+  advance(impl_->db_wait_duration.Add({{"pool", p}}), s.wait_seconds * 1000.0);
   advance(impl_->db_closed_max_idle.Add({{"pool", p}}), static_cast<double>(s.closed_max_idle));
+  advance(impl_->db_closed_max_idle_time.Add({{"pool", p}}),
+          static_cast<double>(s.closed_max_idle_time));
   advance(impl_->db_closed_max_lifetime.Add({{"pool", p}}),
           static_cast<double>(s.closed_max_lifetime));
   advance(impl_->db_batches.Add({{"pool", p}}), static_cast<double>(s.batches));

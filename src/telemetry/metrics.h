@@ -36,8 +36,10 @@ class Metrics {
   // Database statements, by statement name.
   void db_query(std::string_view statement, double seconds, bool ok);
 
-  // A connection pool's state (OTel db.sql.connection.*), copied in by a refresher. Counters
-  // are given as totals since start; the families advance by the difference.
+  // A connection pool's state, copied in by a refresher, exported as Go's otelsql exports
+  // sql.DBStats (db.sql.connection.*: names, the status values idle/inuse, wait duration in
+  // milliseconds). Counters are given as totals since start; the families advance by the
+  // difference.
   struct DbPoolSnapshot {
     int idle = 0;
     int in_use = 0;
@@ -45,6 +47,7 @@ class Metrics {
     std::uint64_t wait_count = 0;
     double wait_seconds = 0;
     std::uint64_t closed_max_idle = 0;
+    std::uint64_t closed_max_idle_time = 0;
     std::uint64_t closed_max_lifetime = 0;
     std::uint64_t batches = 0;
     std::uint64_t batched_calls = 0;

@@ -501,6 +501,8 @@ OtelMetricName otel_metric_name(std::string_view prom) {
   std::string unit;
   if (strip("_seconds")) {
     unit = "s";
+  } else if (strip("_milliseconds")) {
+    unit = "ms";
   } else if (strip("_bytes")) {
     unit = "By";
   } else if (strip("_ratio")) {

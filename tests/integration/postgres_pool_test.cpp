@@ -562,6 +562,49 @@ TEST_F(PostgresPoolTest, MaxIdleClosesSurplusConnectionsOnlyAfterTheGrace) {
   });
 }
 
+// USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME (Go's SetConnMaxIdleTime): every connection idle that
+// long is closed, whatever max_idle says; one in use is never touched; the pool reconnects.
+TEST_F(PostgresPoolTest, MaxIdleTimeClosesEveryConnectionIdleThatLong) {
+  PoolOptions o = options(4);
+  o.max_idle = 4;
+  o.max_idle_time = 300ms;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    int finished = 0;
+    for (int i = 0; i < 3; ++i) {
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            auto lease = co_await pool.acquire(Clock::now() + 5s);
+            co_await lease.query(kSleep, {"0.05"}, Clock::now() + 5s);
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < 3) co_await sleep_for(10ms);
+    EXPECT_EQ(pool.stats().idle, 3);
+    // One connection stays busy past the idle time: it is not closed under its user.
+    auto held = co_await pool.acquire(Clock::now() + 5s);
+    const int held_pid = held.backend_pid();
+    co_await sleep_for(150ms);
+    EXPECT_EQ(pool.stats().closed_max_idle_time, 0u);
+    co_await sleep_for(400ms);
+    EXPECT_EQ(pool.stats().idle, 0);
+    EXPECT_EQ(pool.stats().in_use, 1);
+    EXPECT_EQ(pool.stats().closed_max_idle_time, 2u);
+    EXPECT_EQ(pool.stats().closed_max_idle, 0u);
+    { auto done = std::move(held); }
+    EXPECT_EQ(pool.stats().idle, 1);
+    // Released, it idles out in turn; the next caller gets a fresh connection.
+    co_await sleep_for(450ms);
+    EXPECT_EQ(pool.stats().idle, 0);
+    EXPECT_EQ(pool.stats().closed_max_idle_time, 3u);
+    const int fresh = co_await backend_pid(pool);
+    EXPECT_NE(fresh, held_pid);
+  });
+}
+
 TEST_F(PostgresPoolTest, WaitingCallersShareOneRoundTripEachInItsOwnTransaction) {
   Pool pool(io_.get_executor(), options(1), log_, nullptr);
   run([&]() -> asio::awaitable<void> {

@@ -136,7 +136,7 @@ TEST_P(TelemetryOtlp, SpansAndMetricsArriveWithNamesAttributesAndLinks) {
     auto st = p.attributes.find("status");
     if (st != p.attributes.end()) statuses.insert(to_string(st->second));
   }
-  EXPECT_TRUE(statuses.count("\"idle\"") && statuses.count("\"in_use\""));
+  EXPECT_TRUE(statuses.count("\"idle\"") && statuses.count("\"inuse\""));
   EXPECT_TRUE(receiver.errors().empty()) << receiver.errors().front();
 
   // The access log line of the request carries the same trace id.

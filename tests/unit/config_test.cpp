@@ -405,3 +405,20 @@ TEST(Config, ADsnLibpqCannotParseIsAConfigurationError) {
   env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] = "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write";
   EXPECT_EQ(env.failing_variable(), "");
 }
+
+TEST(Config, ConnMaxIdleTimeDefaultsToNeverAndAcceptsZero) {
+  Env env;
+  EXPECT_EQ(env.load().postgres.conn_max_idle_time, 0s);
+  env.vars["USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME"] = "5m";
+  EXPECT_EQ(env.load().postgres.conn_max_idle_time, 5min);
+  env.vars["USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME"] = "0";
+  EXPECT_EQ(env.load().postgres.conn_max_idle_time, 0s);
+  env.vars["USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME"] = "-1s";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME");
+  env.vars["USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME"] = "721h";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME");
+  // Zero still means "unset is invalid" elsewhere: other durations must be positive.
+  env = Env{};
+  env.vars["USERSERVICE_POSTGRES_CONN_MAX_LIFETIME"] = "0";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_CONN_MAX_LIFETIME");
+}

@@ -168,7 +168,8 @@ TEST(OtlpMetrics, NamingRule) {
   check("db_sql_connection_open", "db.sql.connection.open", "");
   check("db_sql_connection_max_open", "db.sql.connection.max_open", "");
   check("db_sql_connection_wait_total", "db.sql.connection.wait", "");
-  check("db_sql_connection_wait_duration_seconds_total", "db.sql.connection.wait_duration", "s");
+  check("db_sql_connection_wait_duration_milliseconds_total", "db.sql.connection.wait_duration",
+        "ms");
   check("db_sql_connection_closed_max_idle_total", "db.sql.connection.closed_max_idle", "");
   check("db_sql_connection_closed_max_idle_time_total", "db.sql.connection.closed_max_idle_time",
         "");

@@ -97,9 +97,19 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     return {end, false};
   }
 
+  // An idle connection and when it was last released.
+  struct Idle {
+    std::shared_ptr<Connection> conn;
+    Clock::time_point since;
+  };
+
   bool expired(const Connection& c, Clock::time_point now) const {
     return opts.max_lifetime > std::chrono::nanoseconds::zero() &&
            now - c.created_at() >= opts.max_lifetime;
+  }
+  bool idled_out(const Idle& i, Clock::time_point now) const {
+    return opts.max_idle_time > std::chrono::nanoseconds::zero() &&
+           now - i.since >= opts.max_idle_time;
   }
 
   // A Lease, or nullopt when `job` (a queued Pool::run caller) was run in a batch by
@@ -124,12 +134,6 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   void arm_trim() noexcept;
   void trim() noexcept;
 
-  // An idle connection and when it was last released.
-  struct Idle {
-    std::shared_ptr<Connection> conn;
-    Clock::time_point since;
-  };
-
   asio::any_io_executor ex;
   PoolOptions opts;
   ConnectParams params;
@@ -146,6 +150,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   std::uint64_t wait_count = 0;
   double wait_seconds_total = 0;
   std::uint64_t closed_max_idle = 0;
+  std::uint64_t closed_max_idle_time = 0;
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;
   std::uint64_t batched_calls = 0;
@@ -233,9 +238,13 @@ asio::awaitable<std::optional<Lease>> PoolState::acquire(Clock::time_point deadl
 std::shared_ptr<Connection> PoolState::take_idle() {
   const auto now = Clock::now();
   while (!idle.empty()) {
+    const bool idled = idled_out(idle.back(), now);
     auto c = std::move(idle.back().conn);
     idle.pop_back();
-    if (expired(*c, now)) {
+    if (idled) {
+      ++closed_max_idle_time;
+      drop(c, "max idle time");
+    } else if (expired(*c, now)) {
       ++closed_max_lifetime;
       drop(c, "max lifetime");
     } else if (!c->alive()) {
@@ -266,7 +275,7 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
     return;
   }
   idle.push_back(Idle{std::move(c), Clock::now()});
-  if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
+  arm_trim();
 }
 
 // Closing surplus connections on release (database/sql's rule) churns under bursty load:
@@ -275,9 +284,20 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
 // closes the surplus only after it has stayed idle for the grace period.
 void PoolState::arm_trim() noexcept {
   if (trim_armed || closed || idle.empty()) return;
+  // The front of `idle` has idled longest: it is the first to pass either bound.
+  std::optional<Clock::time_point> at;
+  if (static_cast<int>(idle.size()) > opts.max_idle) {
+    const auto grace = std::chrono::duration_cast<Clock::duration>(opts.idle_surplus_grace);
+    at = idle.front().since + std::max(grace, Clock::duration::zero());
+  }
+  if (opts.max_idle_time > std::chrono::nanoseconds::zero()) {
+    const auto limit = idle.front().since +
+                       std::chrono::duration_cast<Clock::duration>(opts.max_idle_time);
+    at = at ? std::min(*at, limit) : limit;
+  }
+  if (!at) return;
   trim_armed = true;
-  const auto grace = std::chrono::duration_cast<Clock::duration>(opts.idle_surplus_grace);
-  trim_timer.expires_at(idle.front().since + std::max(grace, Clock::duration::zero()));
+  trim_timer.expires_at(*at);
   trim_timer.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
     if (auto self = weak.lock()) {
       self->trim_armed = false;
@@ -286,17 +306,25 @@ void PoolState::arm_trim() noexcept {
   });
 }
 
+// Closes what idled past USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME (any number, as Go's
+// SetConnMaxIdleTime does), then the surplus above max_idle once past its grace.
 void PoolState::trim() noexcept {
   if (closed) return;
   const auto grace = std::chrono::duration_cast<Clock::duration>(opts.idle_surplus_grace);
   const auto now = Clock::now();
+  while (!idle.empty() && idled_out(idle.front(), now)) {
+    auto c = std::move(idle.front().conn);
+    idle.pop_front();
+    ++closed_max_idle_time;
+    drop(c, "max idle time");
+  }
   while (static_cast<int>(idle.size()) > opts.max_idle && now - idle.front().since >= grace) {
     auto c = std::move(idle.front().conn);
     idle.pop_front();
     ++closed_max_idle;
     drop(c, "max idle");
   }
-  if (static_cast<int>(idle.size()) > opts.max_idle) arm_trim();
+  arm_trim();
 }
 
 // Under saturation every caller waits for a connection anyway; a connection that comes back
@@ -612,6 +640,7 @@ PoolStats Pool::stats() const {
   out.wait_count = s.wait_count;
   out.wait_seconds_total = s.wait_seconds_total;
   out.closed_max_idle = s.closed_max_idle;
+  out.closed_max_idle_time = s.closed_max_idle_time;
   out.closed_max_lifetime = s.closed_max_lifetime;
   out.batches = s.batches;
   out.batched_calls = s.batched_calls;

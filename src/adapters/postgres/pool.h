@@ -139,6 +139,8 @@ struct PoolOptions {
   // first, so bursty load reuses warm connections instead of reconnecting and re-preparing.
   int max_idle = 20;
   std::chrono::nanoseconds max_lifetime = std::chrono::minutes(30);  // <= 0: unlimited
+  // An idle connection is closed once it has been idle this long (<= 0: never).
+  std::chrono::nanoseconds max_idle_time = std::chrono::nanoseconds::zero();
   // Bound on one operation (connect or one round trip); also the server's statement_timeout.
   // <= 0: only the caller's deadline applies.
   std::chrono::nanoseconds operation_timeout = std::chrono::seconds(1);
@@ -162,6 +164,7 @@ struct PoolStats {
   std::uint64_t wait_count = 0;
   double wait_seconds_total = 0;
   std::uint64_t closed_max_idle = 0;
+  std::uint64_t closed_max_idle_time = 0;
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;        // round trips that carried several callers
   std::uint64_t batched_calls = 0;  // callers served by those
