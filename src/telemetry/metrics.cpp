@@ -339,6 +339,12 @@ prometheus::Gauge& Metrics::active_series(std::string_view server) {
                         [&] { return &impl_->http_active.Add({{"server", std::string(server)}}); });
 }
 
+void Metrics::http_server_opened(std::string_view server) {
+  impl_->http_evictions.Add({{"server", std::string(server)}});
+  impl_->http_refused.Add({{"server", std::string(server)}});
+  active_series(server);
+}
+
 void Metrics::http_request_started(std::string_view server) { active_series(server).Increment(); }
 
 void Metrics::http_request_finished(std::string_view server, std::string_view route,

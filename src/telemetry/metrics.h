@@ -24,6 +24,9 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   // HTTP server (both listeners pass their own `server` label value).
+  // A listener opened: its counters exist (at zero) from now on, so a query over them finds a
+  // series before the first increment.
+  void http_server_opened(std::string_view server);
   void http_request_started(std::string_view server);
   void http_request_finished(std::string_view server, std::string_view route,
                              std::string_view method, unsigned status, double seconds);

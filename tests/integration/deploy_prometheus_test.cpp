@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <thread>
@@ -20,6 +21,40 @@ namespace json = boost::json;
 namespace {
 
 const std::string kRules = std::string(USERSERVICE_SOURCE_DIR) + "/deploy/prometheus/userservice.rules.yml";
+const std::string kDashboard = std::string(USERSERVICE_SOURCE_DIR) + "/deploy/grafana/userservice.json";
+
+// Metric names of ours in a PromQL text (recording-rule names contain ':' and are skipped).
+void add_metric_names(const std::string& promql, std::set<std::string>& names) {
+  static const std::regex name(
+      R"((?:^|[^a-zA-Z0-9_:])((?:http_server|db_sql|db_client|outbox|userservice|process|otel_exporter)_[a-z0-9_]+)\b(?!:))");
+  for (std::sregex_iterator it(promql.begin(), promql.end(), name), end; it != end; ++it) {
+    names.insert((*it)[1]);
+  }
+}
+
+// Every "expr" of the dashboard's panels, with Grafana's variables replaced by what a
+// Prometheus server accepts: $__rate_interval by a duration, $job and $instance by values.
+std::vector<std::string> dashboard_queries() {
+  std::ifstream in(kDashboard);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const json::value doc = json::parse(text);
+  std::vector<std::string> out;
+  for (const auto& panel : doc.at("panels").as_array()) {
+    for (const auto& target : panel.at("targets").as_array()) {
+      std::string expr(target.at("expr").as_string());
+      for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+               {"$__rate_interval", "1m"}, {"$job", "userservice"}, {"$instance", ".*"}}) {
+        for (std::size_t at = expr.find(from); at != std::string::npos; at = expr.find(from, at)) {
+          expr.replace(at, from.size(), to);
+          at += to.size();
+        }
+      }
+      EXPECT_EQ(expr.find('$'), std::string::npos) << "unreplaced variable in " << expr;
+      out.push_back(std::move(expr));
+    }
+  }
+  return out;
+}
 
 std::string url_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -44,7 +79,6 @@ std::set<std::string> metrics_named_by_rules() {
   std::set<std::string> names;
   bool in_expr = false;
   std::size_t expr_indent = 0;
-  const std::regex name(R"((?:^|[^a-zA-Z0-9_:])((?:http_server|db_sql|db_client|outbox|userservice|process)_[a-z0-9_]+)\b(?!:))");
   while (std::getline(in, line)) {
     const std::size_t indent = line.find_first_not_of(' ');
     if (indent == std::string::npos) continue;
@@ -56,9 +90,7 @@ std::set<std::string> metrics_named_by_rules() {
       in_expr = false;
     }
     if (!in_expr || body.starts_with("#")) continue;
-    for (std::sregex_iterator it(line.begin(), line.end(), name), end; it != end; ++it) {
-      names.insert((*it)[1]);
-    }
+    add_metric_names(line, names);
   }
   return names;
 }
@@ -105,6 +137,7 @@ class PrometheusServer {
   }
   json::value get(const std::string& path) { return json::parse(http(port_, "GET", path).body); }
   std::string log() const { return process_->stdout_text() + process_->stderr_text(); }
+  int port() const { return port_; }
 
  private:
   std::string dir_;
@@ -149,6 +182,20 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
   EXPECT_EQ(requests[0].at("value").as_array()[1].as_string(), "5");
   for (const auto& m : missing) ADD_FAILURE() << "the rules read " << m << ", which the service never exports";
 
+  // Every dashboard query runs on the real server, and what it reads exists (the exporter's
+  // own families only appear with an exporter configured).
+  std::set<std::string> dashboard_names;
+  for (const auto& q : dashboard_queries()) {
+    auto r = http(prom.port(), "GET", "/api/v1/query?query=" + url_encode(q));
+    EXPECT_EQ(r.status, 200u) << q << "\n" << r.body;
+    add_metric_names(q, dashboard_names);
+  }
+  for (const auto& m : dashboard_names) {
+    if (m.starts_with("otel_exporter_")) continue;
+    EXPECT_FALSE(prom.query("count({__name__=\"" + m + "\"})").empty())
+        << "the dashboard reads " << m << ", which the service never exports";
+  }
+
   // Every rule loaded; every alerting rule and every recording rule that ran evaluated cleanly.
   const auto rules = prom.get("/api/v1/rules");
   int alerting = 0, evaluated = 0;
@@ -165,4 +212,29 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
   // A healthy instance fires nothing but (possibly) nothing at all.
   EXPECT_TRUE(prom.query("ALERTS{alertstate=\"firing\",severity=\"page\"}").empty())
       << json::serialize(prom.get("/api/v1/alerts"));
+}
+
+// The Grafana dashboard's every query is valid PromQL for promtool (as recording rules).
+TEST(DeployPrometheus, EveryDashboardQueryPassesPromtool) {
+  const auto queries = dashboard_queries();
+  ASSERT_GE(queries.size(), 20u);
+  const std::string dir = detail::make_temp_dir("dashboard-");
+  const std::string path = dir + "/dashboard.rules.yml";
+  {
+    std::ofstream out(path);
+    out << "groups:\n  - name: dashboard\n    rules:\n";
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      std::string quoted;
+      for (char c : queries[i]) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      out << "      - record: dashboard:query_" << i << "\n        expr: '" << quoted << "'\n";
+    }
+  }
+  ServiceProcess promtool(detail::find_executable("promtool"), {});
+  promtool.set_args({"check", "rules", path});
+  promtool.start();
+  EXPECT_EQ(promtool.wait_exit(30s), 0) << promtool.stdout_text() << promtool.stderr_text();
+  EXPECT_NE(promtool.stdout_text().find("SUCCESS: " + std::to_string(queries.size()) + " rules found"),
+            std::string::npos)
+      << promtool.stdout_text() << promtool.stderr_text();
+  detail::remove_tree(dir);
 }

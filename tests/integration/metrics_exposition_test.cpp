@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "integration/service_fixture.h"
@@ -160,7 +161,20 @@ TEST_F(MetricsExposition, PromtoolCheckMetricsPasses) {
     GTEST_SKIP() << "promtool is not on PATH (Debian: apt-get install --no-install-recommends "
                     "prometheus)";
   }
-  EXPECT_EQ(promtool->exit_code, 0) << "promtool check metrics:\n"
-                                    << promtool->output << "\n--- body ---\n"
-                                    << res.body;
+  // One lint is accepted on purpose: otelsql exports the connection wait in milliseconds
+  // (db.sql.connection.wait_duration, unit "ms"), and dashboards written for the Go service
+  // query that name (docs/operations.md). Any other finding fails.
+  const std::string accepted =
+      "db_sql_connection_wait_duration_milliseconds_total use base unit \"seconds\" instead of "
+      "\"milliseconds\"";
+  std::string findings;
+  std::istringstream lines(promtool->output);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line != accepted) findings += line + "\n";
+  }
+  EXPECT_TRUE(promtool->exit_code == 0 || (promtool->exit_code == 3 && findings.empty()))
+      << "promtool check metrics (exit " << promtool->exit_code << "):\n"
+      << findings << "\n--- body ---\n"
+      << res.body;
+  EXPECT_TRUE(findings.empty()) << findings;
 }

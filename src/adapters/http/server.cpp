@@ -530,6 +530,7 @@ unsigned short Server::port() const {
 
 void Server::start() {
   Impl& im = *impl_;
+  if (im.metrics != nullptr) im.metrics->http_server_opened(im.opts.name);
   im.log.info("http listening", {{"server", im.opts.name}, {"addr", im.local_address}});
   net::co_spawn(im.io, accept_loop(impl_), [im = impl_](std::exception_ptr e) {
     if (!e) return;
