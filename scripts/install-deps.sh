@@ -21,6 +21,10 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js for scripts/npm-tools.sh (OTLP decoded with the OpenTelemetry JS project's code): any
+# node with npm will do. A NodeSource nodejs bundles npm and conflicts with Debian's npm
+# package, so the Debian packages are only asked for when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -1382,6 +1382,7 @@ struct OtlpReceiver::Impl {
         if (!inserted) (it->second += ", ").append(field.value());
       }
       rr.body_bytes = req.body().size();
+      rr.body = req.body();
       if (black_hole.load()) {
         // A hung collector: the request was read, nothing is ever answered.
         record_request(std::move(rr));
