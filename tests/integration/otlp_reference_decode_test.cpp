@@ -1,6 +1,6 @@
 // What the service sends to an OTLP collector, decoded not by our own test receiver but by the
 // OpenTelemetry project's generated protobuf code (npm @opentelemetry/otlp-transformer, pinned
-// in tests/otlp_decode/package-lock.json, installed by scripts/npm-tools.sh): if our encoder
+// in tests/node/package-lock.json, installed by scripts/npm-tools.sh): if our encoder
 // and the reference disagree on a field number or a wire type, this test sees it.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -18,14 +18,14 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string kTools = std::string(USERSERVICE_SOURCE_DIR) + "/.cache/npm-tools/otlp_decode";
+const std::string kTools = std::string(USERSERVICE_SOURCE_DIR) + "/.cache/npm-tools";
 
 // Decodes one OTLP/HTTP protobuf body with the reference code; "" and a failure when it cannot.
 json::value reference_decode(const std::string& kind, const std::string& body) {
   const std::string dir = detail::make_temp_dir("otlp-ref-");
   std::ofstream(dir + "/body.bin", std::ios::binary) << body;
   ServiceProcess node(detail::find_executable("node"), {{"NODE_PATH", kTools + "/node_modules"}});
-  node.set_args({std::string(USERSERVICE_SOURCE_DIR) + "/tests/otlp_decode/decode.js", kind,
+  node.set_args({std::string(USERSERVICE_SOURCE_DIR) + "/tests/node/otlp_decode.js", kind,
                  dir + "/body.bin"});
   node.start();
   const auto code = node.wait_exit(30s);

@@ -1,4 +1,4 @@
-// node decode.js traces|metrics FILE — prints the OTLP export request in FILE (protobuf, as sent
+// node otlp_decode.js traces|metrics FILE — prints the OTLP export request in FILE (protobuf, as sent
 // over OTLP/HTTP) as JSON, decoded by the OpenTelemetry JS project's generated protobuf code
 // (@opentelemetry/otlp-transformer, built from opentelemetry-proto). Ids are lower-case hex,
 // 64-bit integers decimal strings, enums their proto names. Exit 1 with the reason on stderr
@@ -14,7 +14,7 @@ const types = {
 };
 const type = types[kind];
 if (!type || !file) {
-  process.stderr.write('usage: node decode.js traces|metrics FILE\n');
+  process.stderr.write('usage: node otlp_decode.js traces|metrics FILE\n');
   process.exit(2);
 }
 try {
