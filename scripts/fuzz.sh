@@ -53,10 +53,11 @@ for t in "${targets[@]}"; do
     status=1
     grep -E "ERROR|FUZZ_CHECK|SUMMARY|Test unit written|runtime error" "$log" | head -20 >&2 || true
   fi
-  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1)
-  rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-  cov=$(grep -E '#[0-9]+[[:space:]]+DONE' "$log" | grep -oE 'cov: [0-9]+' | awk '{print $2}' | tail -1)
-  corp=$(grep -E '#[0-9]+[[:space:]]+DONE' "$log" | grep -oE 'corp: [0-9]+' | awk '{print $2}' | tail -1)
+  # A failed run prints no final stats: these may find nothing (and must not stop the script).
+  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1 || true)
+  rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -1 | awk '{print $2}' || true)
+  cov=$( (grep -E '#[0-9]+[[:space:]]+DONE' "$log" || true) | grep -oE 'cov: [0-9]+' | awk '{print $2}' | tail -1 || true)
+  corp=$( (grep -E '#[0-9]+[[:space:]]+DONE' "$log" || true) | grep -oE 'corp: [0-9]+' | awk '{print $2}' | tail -1 || true)
   echo "| $t | $seconds | ${execs:-?} | ${rate:-?} | ${cov:-?} | ${corp:-?} | $result |" >> "$report"
 done
 cat "$report"

@@ -70,6 +70,8 @@ void read_all(http::ObjectReader& r, const json::object& obj, unsigned how, int 
           if (level < 4) {
             http::ObjectReader sub = r.required_object(name);
             read_all(sub, kv.value().get_object(), how + 1, level + 1);
+          } else {
+            (void)r.optional_object(name);  // deep enough: ask for the member, skip its inside
           }
           break;
       }
