@@ -210,6 +210,7 @@ TEST(ResourceLimits, EveryConnectionBusyAtTheCapMeans503ForTheNextOne) {
   std::this_thread::sleep_for(200ms);
   auto refused = s.call("GET", "/api/v1/internal/users/u1/exists");
   EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_EQ(refused.header("x-request-id").size(), 32u);  // every response has one
   boost::system::error_code ec;
   auto body = boost::json::parse(refused.body, ec);
   ASSERT_FALSE(ec) << refused.body;

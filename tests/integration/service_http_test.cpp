@@ -165,8 +165,13 @@ TEST_F(ServiceHttp, AdminListenerServesPrometheusMetrics) {
   EXPECT_EQ(head.status, 200u);
   EXPECT_TRUE(head.body.empty());
   expect_error(http(service_->admin_port, "POST", "/metrics", "{}"), 405, "method_not_allowed");
-  // Business routes are not on the admin listener.
-  expect_error(http(service_->admin_port, "GET", "/api/v1/internal/users/u1/exists"), 404, "not_found");
+  // Business routes are not on the admin listener. (Sent raw: the exchange log that is checked
+  // against docs/openapi.yaml is for the internal listener only.)
+  HttpClient admin(service_->admin_port);
+  admin.send_raw("GET /api/v1/internal/users/u1/exists HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto on_admin = admin.read_response();
+  ASSERT_TRUE(on_admin);
+  expect_error(*on_admin, 404, "not_found");
 }
 
 TEST(ServiceDatabase, SlowDatabasePastTheRequestTimeoutIs504) {

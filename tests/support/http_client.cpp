@@ -13,10 +13,15 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "common/utf8.h"
 
 namespace userservice::testing {
 
@@ -222,6 +227,59 @@ bool HttpClient::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
+namespace {
+
+// With USERSERVICE_EXCHANGE_LOG set, every exchange of the internal API made through
+// HttpClient::request is appended to that file as one JSON line; after the integration suite,
+// tests/node/openapi_validate.js checks each against docs/openapi.yaml (ctest
+// openapi_exchanges). Raw sends (send_raw) are malformed on purpose and not recorded.
+void record_exchange(const std::string& method, const std::string& target,
+                     const std::map<std::string, std::string>& headers, const std::string& body,
+                     const HttpResponse& response) {
+  static const char* const path = std::getenv("USERSERVICE_EXCHANGE_LOG");
+  if (path == nullptr || *path == '\0' || target.rfind("/api/v1/internal/", 0) != 0) return;
+  static std::mutex mutex;
+  static std::FILE* out = std::fopen(path, "a");
+  if (out == nullptr) return;
+  const auto str = [](std::string& line, std::string_view text) {
+    line += '"';
+    append_json_escaped(line, text);
+    line += '"';
+  };
+  const auto map = [&](std::string& line, const std::map<std::string, std::string>& m) {
+    line += '{';
+    bool first = true;
+    for (const auto& [k, v] : m) {
+      if (!first) line += ',';
+      first = false;
+      std::string key(k);
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      str(line, key);
+      line += ':';
+      str(line, v);
+    }
+    line += '}';
+  };
+  std::string line = "{\"method\":";
+  str(line, method);
+  line += ",\"target\":";
+  str(line, target);
+  line += ",\"request_headers\":";
+  map(line, headers);
+  line += ",\"request_body\":";
+  str(line, body);
+  line += ",\"status\":" + std::to_string(response.status) + ",\"response_headers\":";
+  map(line, response.headers);
+  line += ",\"response_body\":";
+  str(line, response.body);
+  line += "}\n";
+  std::lock_guard lock(mutex);
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fflush(out);
+}
+
+}  // namespace
+
 HttpResponse HttpClient::request(std::string method, std::string target, std::string body,
                                  std::map<std::string, std::string> headers) {
   if (must_reconnect_ || eof_ || fd_ < 0) reconnect();
@@ -257,6 +315,7 @@ HttpResponse HttpClient::request(std::string method, std::string target, std::st
   if (!response) {
     throw std::runtime_error("HttpClient: no response within 10 s to " + method + " " + target);
   }
+  record_exchange(method, target, headers, body, *response);
   return std::move(*response);
 }
 

@@ -409,16 +409,17 @@ bool make_room(Impl& im) {
 // the backlog. The request may still be arriving: read and discard it briefly (as after any
 // early answer) so that closing does not reset the answer away.
 net::awaitable<void> refuse(std::shared_ptr<Impl> im, tcp::socket socket) {
-  static constexpr std::string_view kBusy =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-      "Connection: close\r\nContent-Length: 86\r\n\r\n"
+  static constexpr std::string_view kBody =
       R"({"error":{"code":"service_unavailable","message":"too many connections, retry later"}})";
-  static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 86);
+  // Like every response, it carries an X-Request-Id (minted: the request was not read).
+  const std::string busy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+      "X-Request-Id: " + random_hex(32) + "\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);
   if (im->metrics != nullptr) im->metrics->http_connection_refused(im->opts.name);
   Session s(std::move(socket));
   s.stream.expires_after(kLingerTime);
-  auto [ec, n] = co_await net::async_write(s.stream, net::buffer(kBusy.data(), kBusy.size()),
-                                           use_nothrow);
+  auto [ec, n] = co_await net::async_write(s.stream, net::buffer(busy), use_nothrow);
   co_await close_connection(s, !ec);
 }
 
