@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/account_helpers.h"
 #include "integration/service_fixture.h"
 #include "support/process_util.h"
 
@@ -51,21 +52,6 @@ std::vector<std::string> dashboard_queries() {
       }
       EXPECT_EQ(expr.find('$'), std::string::npos) << "unreplaced variable in " << expr;
       out.push_back(std::move(expr));
-    }
-  }
-  return out;
-}
-
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
     }
   }
   return out;
@@ -130,7 +116,7 @@ class PrometheusServer {
   }
   // The "data.result" array of an instant query.
   json::array query(const std::string& promql) {
-    auto r = http(port_, "GET", "/api/v1/query?query=" + url_encode(promql));
+    auto r = http(port_, "GET", "/api/v1/query?query=" + acct::pct(promql));
     if (r.status != 200) return {};
     auto v = json::parse(r.body);
     return v.at("data").at("result").as_array();
@@ -186,7 +172,7 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
   // own families only appear with an exporter configured).
   std::set<std::string> dashboard_names;
   for (const auto& q : dashboard_queries()) {
-    auto r = http(prom.port(), "GET", "/api/v1/query?query=" + url_encode(q));
+    auto r = http(prom.port(), "GET", "/api/v1/query?query=" + acct::pct(q));
     EXPECT_EQ(r.status, 200u) << q << "\n" << r.body;
     add_metric_names(q, dashboard_names);
   }
