@@ -570,19 +570,14 @@ TEST_F(PostgresPoolTest, MaxIdleTimeClosesEveryConnectionIdleThatLong) {
   o.max_idle_time = 300ms;
   Pool pool(io_.get_executor(), o, log_, nullptr);
   run([&]() -> asio::awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
     int finished = 0;
-    for (int i = 0; i < 3; ++i) {
-      asio::co_spawn(
-          ex,
-          [&]() -> asio::awaitable<void> {
-            auto lease = co_await pool.acquire(Clock::now() + 5s);
-            co_await lease.query(kSleep, {"0.05"}, Clock::now() + 5s);
-            ++finished;
-          },
-          asio::detached);
-    }
-    while (finished < 3) co_await sleep_for(10ms);
+    spawn_counted(
+        co_await asio::this_coro::executor, 3,
+        [&](int) -> asio::awaitable<void> {
+          co_await pool.query(kSleep, {"0.05"}, Clock::now() + 5s);
+        },
+        finished);
+    co_await until_finished(finished, 3);
     EXPECT_EQ(pool.stats().idle, 3);
     // One connection stays busy past the idle time: it is not closed under its user.
     auto held = co_await pool.acquire(Clock::now() + 5s);
