@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "support/process_util.h"
 
@@ -155,7 +156,9 @@ int free_loopback_port() {
 // ---------------------------------------------------------------------------------------------
 // PgServer
 
-PgServer::PgServer() {
+PgServer::PgServer() : PgServer(PgServerOptions{}) {}
+
+PgServer::PgServer(PgServerOptions options) : options_(std::move(options)) {
   detail::ignore_sigpipe();
   dir_ = detail::make_temp_dir("userservice-pg-");
   data_dir_ = dir_ + "/data";
@@ -166,7 +169,14 @@ PgServer::PgServer() {
       // The postgres user must own the data and socket dirs; mkdtemp made it 0700 root.
       chown_to_postgres(dir_);
     }
-    init_cluster();
+    if (options_.standby_of != nullptr) {
+      base_backup(*options_.standby_of);
+    } else {
+      init_cluster();
+    }
+    if (!options_.extra_conf.empty()) {
+      append_file(data_dir_ + "/postgresql.conf", "\n" + options_.extra_conf + "\n");
+    }
     for (int attempt = 1;; ++attempt) {
       port_ = free_loopback_port();
       write_file(data_dir_ + "/userservice_port.conf", "port = " + std::to_string(port_) + "\n");
@@ -223,6 +233,26 @@ void PgServer::init_cluster() {
   append_file(data_dir_ + "/postgresql.conf", conf);
 }
 
+// A standby: a copy of the running primary taken over the replication protocol, with
+// primary_conninfo and standby.signal written by -R. The copy brings the primary's
+// postgresql.conf (port file and socket dir included): both are pointed at this server.
+void PgServer::base_backup(const PgServer& primary) {
+  const std::string cmd_log = dir_ + "/pg_basebackup.log";
+  detail::SpawnOptions opts;
+  opts.argv = pg_command("pg_basebackup",
+                         {"-h", "127.0.0.1", "-p", std::to_string(primary.port()), "-U", "postgres",
+                          "-D", data_dir_, "-R", "-X", "stream", "--no-sync", "-c", "fast"});
+  opts.stdout_path = cmd_log;
+  opts.cwd = dir_;
+  int code = detail::run(opts);
+  if (code != 0) {
+    throw std::runtime_error("pg_basebackup failed (exit " + std::to_string(code) + "):\n" +
+                             detail::tail_lines(detail::read_file(cmd_log), 30));
+  }
+  append_file(data_dir_ + "/postgresql.conf",
+              "\n# userservice test standby\nunix_socket_directories = '" + dir_ + "'\n");
+}
+
 void PgServer::start_or_throw() {
   const std::string cmd_log = dir_ + "/pg_ctl.log";
   detail::SpawnOptions opts;
@@ -243,11 +273,42 @@ void PgServer::start() {
   start_or_throw();
 }
 
-void PgServer::stop() {
+void PgServer::stop() { stop_with_mode("fast"); }
+
+void PgServer::crash() { stop_with_mode("immediate"); }
+
+void PgServer::promote() {
+  detail::SpawnOptions opts;
+  opts.argv = pg_command("pg_ctl", {"-D", data_dir_, "-w", "-t", "30", "promote"});
+  opts.stdout_path = dir_ + "/pg_ctl.log";
+  opts.cwd = dir_;
+  if (int code = detail::run(opts); code != 0) {
+    throw std::runtime_error("pg_ctl promote failed (exit " + std::to_string(code) + "):\n" +
+                             detail::tail_lines(detail::read_file(dir_ + "/pg_ctl.log"), 10) +
+                             "\n" + log_tail());
+  }
+}
+
+bool PgServer::in_recovery() { return query(dsn(), "SELECT pg_is_in_recovery()").at(0).at(0) == "t"; }
+
+bool PgServer::wait_caught_up(PgServer& primary, std::chrono::milliseconds timeout) {
+  const std::string lsn = primary.query(primary.dsn(), "SELECT pg_current_wal_lsn()").at(0).at(0);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (query(dsn(), "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn").at(0).at(0) ==
+        "t") {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+void PgServer::stop_with_mode(const char* mode) {
   pid_t pid = postmaster_pid();
   if (!process_alive(pid)) return;
   detail::SpawnOptions opts;
-  opts.argv = pg_command("pg_ctl", {"-D", data_dir_, "-m", "fast", "-w", "-t", "30", "stop"});
+  opts.argv = pg_command("pg_ctl", {"-D", data_dir_, "-m", mode, "-w", "-t", "30", "stop"});
   opts.stdout_path = dir_ + "/pg_ctl.log";
   opts.cwd = dir_;
   try {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,16 +20,38 @@ namespace userservice::testing {
 // within one process, so two servers started back to back cannot collide with each other.
 int free_loopback_port();
 
+class PgServer;
+
+struct PgServerOptions {
+  // Appended to postgresql.conf (after the test defaults, so it overrides them), e.g.
+  // "synchronous_standby_names = '*'\nsynchronous_commit = on\n".
+  std::string extra_conf;
+  // A streaming standby of this running server: `pg_basebackup -R -X stream` instead of initdb.
+  // The standby copies the primary's configuration; extra_conf is appended after it.
+  const PgServer* standby_of = nullptr;
+};
+
 // A throwaway PostgreSQL 15 cluster on a free loopback port. As root, every PostgreSQL binary runs
 // through `runuser -u postgres --` and the temp dir is owned by postgres.
 class PgServer {
  public:
   PgServer();   // initdb + start; throws std::runtime_error with the server log tail on failure
+  explicit PgServer(PgServerOptions options);
   ~PgServer();  // stop (fast) + remove the temp dir; never throws
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
 
   void stop();   // pg_ctl -m fast stop; idempotent
+  // pg_ctl -m immediate stop: what a crash or a power cut looks like to clients (no shutdown
+  // checkpoint, sessions cut without a goodbye). Idempotent.
+  void crash();
+  // A standby becomes a primary (pg_ctl promote -w). Throws on failure.
+  void promote();
+  // True while the server is a standby (pg_is_in_recovery()).
+  bool in_recovery();
+  // Blocks until the standby has replayed everything `primary` had written when this was
+  // called (pg_current_wal_lsn on the primary <= pg_last_wal_replay_lsn here); false on timeout.
+  bool wait_caught_up(PgServer& primary, std::chrono::milliseconds timeout);
   void start();  // start again on the SAME port and data dir; no-op when running
   bool running() const;
   int port() const { return port_; }
@@ -45,6 +68,8 @@ class PgServer {
 
  private:
   void init_cluster();
+  void base_backup(const PgServer& primary);
+  void stop_with_mode(const char* mode);
   void start_or_throw();
   pid_t postmaster_pid() const;  // from postmaster.pid; 0 when absent
 
@@ -53,6 +78,7 @@ class PgServer {
   std::string data_dir_;
   std::string log_path_;
   int port_ = 0;
+  PgServerOptions options_;
   std::atomic<int> next_db_{0};  // tests call query/create_database from helper threads too
 };
 
