@@ -22,6 +22,7 @@
 #include "adapters/postgres/idempotency_store.h"
 #include "adapters/postgres/listing_store.h"
 #include "adapters/postgres/pool.h"
+#include "adapters/postgres/read_sources.h"
 #include "adapters/postgres/user_store.h"
 #include "adapters/redis/connection.h"
 #include "adapters/redis/outbox_relay.h"
@@ -123,6 +124,7 @@ struct Runtime::Impl {
   std::unique_ptr<postgres::PgListingStore> listing_store;
   std::unique_ptr<services::ListingService> listing;
   std::unique_ptr<services::ExpirySweeper> sweeper;
+  std::unique_ptr<postgres::ReadSources> read_sources;  // replicas + primary, for admin reads
   http::Router internal_router;
   http::Router admin_router;
   std::unique_ptr<http::Server> internal_server;
@@ -191,10 +193,11 @@ asio::awaitable<void> Runtime::Impl::start() {
   }
   log.info("postgres ready", {{"max_open_conns", cfg.postgres.max_open_conns}});
 
-  // 2b. Replica pools (optional). Only the admin listing reads from them, so an unreachable
-  // replica is a warning, not a failed start: the user-facing routes do not depend on it, and
-  // listing pages routed to it answer 503 until it is back. A DSN libpq cannot parse is a
-  // configuration error and fails the start.
+  // 2b. Replica pools (optional). Only read-only admin queries use them, and only while a
+  // probe finds them reachable and within USERSERVICE_POSTGRES_REPLICA_MAX_LAG; otherwise the
+  // primary serves those reads. So an unreachable replica is a warning, not a failed start. A
+  // DSN libpq cannot parse is a configuration error and fails the start.
+  std::vector<postgres::Pool*> replica_pools;
   for (std::size_t i = 0; i < cfg.postgres.replica_dsns.size(); ++i) {
     const std::string name = "replica-" + std::to_string(i + 1);
     const std::string variable =
@@ -205,14 +208,19 @@ asio::awaitable<void> Runtime::Impl::start() {
     }));
     pool->set_tracer(&tracer);
     metrics.on_scrape([this, p = pool.get()] { publish_pool_stats(*p); });
-    try {
-      co_await pool->ping(Clock::now() + kStartupPingBudget);
-      log.info("postgres replica ready", {{"pool", name}});
-    } catch (const domain::Error& e) {
-      log.warn("postgres replica unreachable at start",
-               {{"pool", name}, {"error", e.message() + ": " + e.detail()}});
-    }
+    replica_pools.push_back(pool.get());
   }
+  // Probed every second, or every half of the lag bound when that is shorter, so a replica
+  // that falls behind is skipped before it is twice the bound behind.
+  read_sources = std::make_unique<postgres::ReadSources>(
+      io.get_executor(), *primary, std::move(replica_pools),
+      postgres::ReadSourcesOptions{
+          .max_lag = cfg.postgres.replica_max_lag,
+          .probe_interval = std::min<config::Duration>(1s, cfg.postgres.replica_max_lag / 2),
+          .probe_timeout = cfg.postgres.operation_timeout},
+      log, &metrics);
+  co_await read_sources->probe_all();
+  read_sources->start();
 
   // 3. The user store (and the stored answers of Idempotency-Key requests).
   store = std::make_unique<postgres::PgUserStore>(*primary);
@@ -234,12 +242,8 @@ asio::awaitable<void> Runtime::Impl::start() {
   commands = std::make_unique<services::AdminCommandService>(
       *command_store, random, [] { return std::chrono::system_clock::now(); });
   http::register_admin_command_routes(internal_router, *commands, *keys);
-  // The listing reads from the replicas when there are any (one walk stays on one), else
-  // from the primary.
-  std::vector<postgres::Pool*> listing_pools;
-  for (auto& r : replicas) listing_pools.push_back(r.get());
-  if (listing_pools.empty()) listing_pools.push_back(primary.get());
-  listing_store = std::make_unique<postgres::PgListingStore>(std::move(listing_pools));
+  // The listing reads from the usable replicas, else from the primary.
+  listing_store = std::make_unique<postgres::PgListingStore>(*read_sources);
   listing = std::make_unique<services::ListingService>(
       *listing_store, [] { return std::chrono::system_clock::now(); });
   http::register_admin_listing_routes(internal_router, *listing);
@@ -362,6 +366,7 @@ asio::awaitable<void> Runtime::Impl::shutdown() {
   if (admin_server) co_await admin_server->shutdown(deadline);
   // The sweeper before the pool it uses; a batch in flight is cancelled.
   if (sweeper) co_await sweeper->stop();
+  if (read_sources) co_await read_sources->stop();
   // The relay last: the drained requests' events get their chance to go out. This blocks
   // the loop, which has nothing left to serve, until the relay thread ended (by the deadline).
   if (relay) relay->stop(deadline);
@@ -399,6 +404,7 @@ asio::awaitable<void> Runtime::Impl::main() {
       co_await shutdown();
     } else {
       hangups.cancel();
+      if (read_sources) co_await read_sources->stop();
       if (primary) primary->close();
       for (auto& r : replicas) r->close();
     }

@@ -381,6 +381,12 @@ Config load(const Getenv& getenv) {
               c.postgres.replica_dsns[i]);
   }
   r.duration("USERSERVICE_POSTGRES_OPERATION_TIMEOUT", c.postgres.operation_timeout);
+  r.duration("USERSERVICE_POSTGRES_REPLICA_MAX_LAG", c.postgres.replica_max_lag, 1h);
+  if (c.postgres.replica_max_lag < 100ms) {
+    throw ConfigError("USERSERVICE_POSTGRES_REPLICA_MAX_LAG",
+                      "must be between 100ms and 1h, got " +
+                          format_go_duration(c.postgres.replica_max_lag));
+  }
   r.integer("USERSERVICE_POSTGRES_MAX_OPEN_CONNS", c.postgres.max_open_conns, 1, 10000);
   c.postgres.max_idle_conns = c.postgres.max_open_conns;
   r.integer("USERSERVICE_POSTGRES_MAX_IDLE_CONNS", c.postgres.max_idle_conns, 0, 10000);

@@ -59,6 +59,9 @@ struct RedisConfig {
 struct PostgresConfig {
   std::string primary_dsn;
   std::vector<std::string> replica_dsns;
+  // USERSERVICE_POSTGRES_REPLICA_MAX_LAG: a replica whose replay lags more than this is
+  // skipped (reads go to another replica or the primary); 100ms to 1h.
+  Duration replica_max_lag = 5s;
   Duration operation_timeout = 1s;
   int max_open_conns = 20;
   // Unset: equal to max_open_conns (a surplus only closes after idling, see PoolOptions).

@@ -7,6 +7,7 @@
 
 #include "adapters/postgres/account_state.h"
 #include "domain/catalog.h"
+#include "domain/error.h"
 
 namespace userservice::postgres {
 
@@ -250,10 +251,8 @@ const ListingStatement& listing_statement(unsigned s) {
   return *slot;
 }
 
-PgListingStore::PgListingStore(std::vector<Pool*> pools) : pools_(std::move(pools)) {
-  if (pools_.empty() || pools_.size() > 256) {
-    throw std::invalid_argument("PgListingStore needs 1 to 256 pools");
-  }
+PgListingStore::PgListingStore(ReadSources& sources) : sources_(sources) {
+  if (sources_.lanes() > 256) throw std::invalid_argument("PgListingStore: at most 255 replicas");
 }
 
 boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
@@ -299,15 +298,31 @@ boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
         break;
     }
   }
-  std::vector<Query> queries;
-  queries.push_back({&kListingSettings, Params{}});
-  queries.push_back({&st.statement, std::move(params)});
-  // A walk stays on one pool: a replica's view only moves forward, so an account it held
-  // when the walk began is never skipped; hopping to a replica that lags further behind
-  // could skip one. (A lane from a process with more replicas wraps around.)
+  // A walk stays on one source while it can: a replica's view only moves forward, so an
+  // account it held when the walk began is never skipped. When that source is gone (or
+  // lags), the walk continues on the primary, which holds every row any replica showed; the
+  // keyset position (created_at, user_id) means the next page starts right after the last row
+  // served, wherever it is read. A replica that fails the query is taken out and the same
+  // page is read from the primary, within the request's deadline.
   services::ListingSlice out;
-  out.lane = lane ? *lane % pools_.size() : next_++ % pools_.size();
-  std::vector<Result> results = co_await pools_[out.lane]->pipeline(std::move(queries), ctx);
+  out.lane = lane ? sources_.resume(*lane) : sources_.pick();
+  std::vector<Result> results;
+  while (true) {
+    std::vector<Query> queries;
+    queries.push_back({&kListingSettings, Params{}});
+    queries.push_back({&st.statement, params});
+    try {
+      results = co_await sources_.pool(out.lane).pipeline(std::move(queries), ctx);
+      break;
+    } catch (const domain::Error& e) {
+      if (out.lane == sources_.primary_lane() ||
+          e.code() != domain::ErrorCode::service_unavailable || Clock::now() >= ctx.deadline) {
+        throw;
+      }
+      sources_.failed(out.lane, e.message() + (e.detail().empty() ? "" : ": " + e.detail()));
+      out.lane = sources_.primary_lane();
+    }
+  }
   const Result& r = results.at(1);
   out.rows.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) out.rows.push_back(decode_account_state(r, i));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "adapters/postgres/pool.h"
+#include "adapters/postgres/read_sources.h"
 #include "services/listing.h"
 
 namespace userservice::postgres {
@@ -71,10 +72,10 @@ inline constexpr Statement kListingSettings{
 
 class PgListingStore final : public services::ListingStore {
  public:
-  // `pools`: where listing queries go (the replicas, or the primary alone), at most 256; the
-  // lanes are their indexes. A walk's first page takes the next pool round-robin, its later
-  // pages stay on that pool. Not empty; the pools outlive the store.
-  explicit PgListingStore(std::vector<Pool*> pools);
+  // `sources`: the replicas and the primary (at most 255 replicas: a lane is one byte of the
+  // page token). A walk's first page takes the next usable replica, its later pages stay on
+  // that source while it is usable and move to the primary when it is not. Outlives the store.
+  explicit PgListingStore(ReadSources& sources);
 
   boost::asio::awaitable<services::ListingSlice> list_accounts(
       const RequestContext& ctx, const services::ListingFilter& filter,
@@ -82,8 +83,7 @@ class PgListingStore final : public services::ListingStore {
       domain::TimePoint now, int limit) override;
 
  private:
-  std::vector<Pool*> pools_;
-  std::size_t next_ = 0;  // round-robin position; event-loop thread only
+  ReadSources& sources_;
 };
 
 }  // namespace userservice::postgres

@@ -11,6 +11,7 @@ std::vector<const Statement*> all_statements() {
   std::vector<const Statement*> out = user_store_statements();
   for (const Statement* s : command_store_statements()) out.push_back(s);
   for (const Statement* s : idempotency_store_statements()) out.push_back(s);
+  for (const Statement* s : read_sources_statements()) out.push_back(s);
   return out;
 }
 

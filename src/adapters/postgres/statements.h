@@ -13,6 +13,7 @@ struct Statement;
 std::vector<const Statement*> user_store_statements();
 std::vector<const Statement*> command_store_statements();
 std::vector<const Statement*> idempotency_store_statements();
+std::vector<const Statement*> read_sources_statements();  // the replica probe
 
 // All of the above in a stable order (stores in the order listed, then declaration order).
 std::vector<const Statement*> all_statements();
