@@ -13,6 +13,7 @@ PACKAGES=(
   prometheus  # for promtool: the metrics test checks the exposition with it
   clang-15 libfuzzer-15-dev  # scripts/fuzz.sh: the libFuzzer targets under ASan + UBSan
   systemd  # systemd-analyze: the unit in deploy/systemd is verified by the tests
+  pgbouncer  # the PgBouncer tests (session and transaction pooling) start their own
 )
 
 missing=()
@@ -35,6 +36,10 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The prometheus package ships a server we only want promtool from: make sure its daemon
 # (started by the package on machines that allow it) is not left running.
+if printf '%s\n' "${missing[@]}" | grep -qx pgbouncer; then
+  $SUDO systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  $SUDO service pgbouncer stop >/dev/null 2>&1 || true
+fi
 if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
   $SUDO service prometheus stop >/dev/null 2>&1 || true

@@ -175,8 +175,13 @@ asio::awaitable<void> Runtime::Impl::start() {
                                  .max_idle_time = cfg.postgres.conn_max_idle_time,
                                  .operation_timeout = cfg.postgres.operation_timeout,
                                  .name = name,
-                                 .max_batch = cfg.postgres.max_batch};
+                                 .max_batch = cfg.postgres.max_batch,
+                                 .transaction_pooling =
+                                     cfg.postgres.pooling == config::Pooling::transaction};
   };
+  // Migrations and the relay hold session advisory locks: a direct (or session-pooled) DSN.
+  const std::string& session_dsn =
+      cfg.postgres.session_dsn.empty() ? cfg.postgres.primary_dsn : cfg.postgres.session_dsn;
   try {
     auto primary_options = pool_options(cfg.postgres.primary_dsn, "primary");
     primary_options.deadline_guard = true;  // migrated below, before any request can batch
@@ -185,13 +190,26 @@ asio::awaitable<void> Runtime::Impl::start() {
     primary->set_tracer(&tracer);
     metrics.on_scrape([this] { publish_pool_stats(*primary); });
     co_await primary->ping(Clock::now() + kStartupPingBudget);
-    co_await postgres::migrate(*primary, log, Clock::now() + kMigrationBudget);
+    if (session_dsn == cfg.postgres.primary_dsn) {
+      co_await postgres::migrate(*primary, log, Clock::now() + kMigrationBudget);
+    } else {
+      // Behind a transaction pooler the migration's advisory lock needs a session of its
+      // own: a one-connection pool on the session DSN, closed once migrated.
+      auto session_options = pool_options(session_dsn, "session");
+      session_options.max_open = session_options.max_idle = 1;
+      session_options.transaction_pooling = false;
+      postgres::Pool session(io.get_executor(), std::move(session_options), log, nullptr);
+      co_await postgres::migrate(session, log, Clock::now() + kMigrationBudget);
+      session.close();
+    }
   } catch (const domain::Error& e) {
     throw StartupError("postgres", e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
   } catch (const std::exception& e) {
     throw StartupError("postgres", e.what());
   }
-  log.info("postgres ready", {{"max_open_conns", cfg.postgres.max_open_conns}});
+  log.info("postgres ready",
+           {{"max_open_conns", cfg.postgres.max_open_conns},
+            {"pooling", cfg.postgres.pooling == config::Pooling::transaction ? "transaction" : "session"}});
 
   // 2b. Replica pools (optional). Only read-only admin queries use them, and only while a
   // probe finds them reachable and within USERSERVICE_POSTGRES_REPLICA_MAX_LAG; otherwise the
@@ -223,7 +241,10 @@ asio::awaitable<void> Runtime::Impl::start() {
   read_sources->start();
 
   // 3. The user store (and the stored answers of Idempotency-Key requests).
-  store = std::make_unique<postgres::PgUserStore>(*primary);
+  // USERSERVICE_POSTGRES_REPLICA_READS: the admin reads that may be up to the lag bound stale.
+  const auto& replica_reads = cfg.postgres.replica_reads;
+  store = std::make_unique<postgres::PgUserStore>(
+      *primary, replica_reads.lookups ? read_sources.get() : nullptr);
   keys = std::make_unique<postgres::PgIdempotencyStore>(*primary, cfg.idempotency_key_ttl);
 
   // 4. Two stream publishers (stream name + trim length); the relay sends through them.
@@ -238,12 +259,14 @@ asio::awaitable<void> Runtime::Impl::start() {
   http::register_geo_routes(internal_router, *accounts);
   http::register_lobby_routes(internal_router, *accounts);
   http::register_admin_account_routes(internal_router, *accounts, *keys);
-  command_store = std::make_unique<postgres::PgCommandStore>(*primary);
+  command_store = std::make_unique<postgres::PgCommandStore>(
+      *primary, replica_reads.history ? read_sources.get() : nullptr);
   commands = std::make_unique<services::AdminCommandService>(
       *command_store, random, [] { return std::chrono::system_clock::now(); });
   http::register_admin_command_routes(internal_router, *commands, *keys);
-  // The listing reads from the usable replicas, else from the primary.
-  listing_store = std::make_unique<postgres::PgListingStore>(*read_sources);
+  // The listing reads from the usable replicas (unless REPLICA_READS leaves it out), else from
+  // the primary.
+  listing_store = std::make_unique<postgres::PgListingStore>(*read_sources, replica_reads.listing);
   listing = std::make_unique<services::ListingService>(
       *listing_store, [] { return std::chrono::system_clock::now(); });
   http::register_admin_listing_routes(internal_router, *listing);
@@ -305,7 +328,7 @@ asio::awaitable<void> Runtime::Impl::start() {
           .interval = cfg.expiry_sweep_interval, .metrics = &metrics, .keys = keys.get()});
   // The outbox relay, on its own thread with its own connections: it never blocks the event
   // loop, and an unreachable Redis only delays events (api.md §10).
-  redis::OutboxRelayOptions relay_options{cfg.postgres.primary_dsn,
+  redis::OutboxRelayOptions relay_options{session_dsn,
                                           {cfg.redis.master_addr, cfg.redis.password,
                                            cfg.redis.db, cfg.redis.operation_timeout},
                                           *domain_events,

@@ -381,6 +381,45 @@ Config load(const Getenv& getenv) {
               c.postgres.replica_dsns[i]);
   }
   r.duration("USERSERVICE_POSTGRES_OPERATION_TIMEOUT", c.postgres.operation_timeout);
+  if (auto v = r.raw("USERSERVICE_POSTGRES_POOLING"); v && !Reader::trim(*v).empty()) {
+    const std::string mode(Reader::trim(*v));
+    if (mode == "session") {
+      c.postgres.pooling = Pooling::session;
+    } else if (mode == "transaction") {
+      c.postgres.pooling = Pooling::transaction;
+    } else {
+      throw ConfigError("USERSERVICE_POSTGRES_POOLING",
+                        "must be session or transaction, got " + quote_text(mode));
+    }
+  }
+  r.string("USERSERVICE_POSTGRES_SESSION_DSN", c.postgres.session_dsn);
+  if (!c.postgres.session_dsn.empty()) {
+    check_dsn("USERSERVICE_POSTGRES_SESSION_DSN", c.postgres.session_dsn);
+  } else if (c.postgres.pooling == Pooling::transaction) {
+    // Session advisory locks (migrations, the relay's leadership) mean nothing through a
+    // pooler that changes server sessions between transactions.
+    throw ConfigError("USERSERVICE_POSTGRES_SESSION_DSN",
+                      "is required with USERSERVICE_POSTGRES_POOLING=transaction: a DSN that "
+                      "reaches PostgreSQL directly or through a session-mode pooler, for "
+                      "migrations and the outbox relay's advisory locks");
+  }
+  if (auto v = r.raw("USERSERVICE_POSTGRES_REPLICA_READS"); v && !Reader::trim(*v).empty()) {
+    c.postgres.replica_reads = {false, false, false};
+    const auto items = r.list("USERSERVICE_POSTGRES_REPLICA_READS");
+    for (const auto& item : items) {
+      if (item == "listing") {
+        c.postgres.replica_reads.listing = true;
+      } else if (item == "lookups") {
+        c.postgres.replica_reads.lookups = true;
+      } else if (item == "history") {
+        c.postgres.replica_reads.history = true;
+      } else if (item != "none" || items.size() > 1) {
+        throw ConfigError("USERSERVICE_POSTGRES_REPLICA_READS",
+                          "must be none or a comma-separated list of listing, lookups, "
+                          "history, got " + quote_text(item));
+      }
+    }
+  }
   r.duration("USERSERVICE_POSTGRES_REPLICA_MAX_LAG", c.postgres.replica_max_lag, 1h);
   if (c.postgres.replica_max_lag < 100ms) {
     throw ConfigError("USERSERVICE_POSTGRES_REPLICA_MAX_LAG",

@@ -56,12 +56,29 @@ struct RedisConfig {
   Duration wait_timeout = 1s;
 };
 
+// USERSERVICE_POSTGRES_POOLING: what sits between the service and PostgreSQL on the primary
+// and replica DSNs. session: PostgreSQL itself or a session-mode pooler (named prepared
+// statements, session settings); transaction: a transaction-mode pooler such as PgBouncer
+// with pool_mode=transaction (see PoolOptions::transaction_pooling).
+enum class Pooling { session, transaction };
+
 struct PostgresConfig {
   std::string primary_dsn;
+  Pooling pooling = Pooling::session;
+  // USERSERVICE_POSTGRES_SESSION_DSN: where migrations and the outbox relay (session advisory
+  // locks) connect; empty means primary_dsn. Required with Pooling::transaction.
+  std::string session_dsn;
   std::vector<std::string> replica_dsns;
   // USERSERVICE_POSTGRES_REPLICA_MAX_LAG: a replica whose replay lags more than this is
   // skipped (reads go to another replica or the primary); 100ms to 1h.
   Duration replica_max_lag = 5s;
+  // USERSERVICE_POSTGRES_REPLICA_READS: which read-only admin routes may read a replica
+  // (comma-separated listing, lookups, history; or none). Default: listing.
+  struct ReplicaReads {
+    bool listing = true;
+    bool lookups = false;
+    bool history = false;
+  } replica_reads;
   Duration operation_timeout = 1s;
   int max_open_conns = 20;
   // Unset: equal to max_open_conns (a surplus only closes after idling, see PoolOptions).

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "integration/account_helpers.h"
+#include "integration/admin_command_helpers.h"
 
 using namespace userservice::testing;
 using namespace userservice::testing::acct;
@@ -60,14 +61,38 @@ struct Cluster {
   }
 };
 
+// The service on the cluster's primary with its standby as the one replica.
+RunningService start_on(const Cluster& c, const std::string& max_lag,
+                        std::map<std::string, std::string> extra = {}) {
+  extra["USERSERVICE_POSTGRES_REPLICA_DSNS"] = c.standby->dsn(c.db);
+  extra["USERSERVICE_POSTGRES_REPLICA_MAX_LAG"] = max_lag;
+  extra["USERSERVICE_ADMIN_HTTP_ADDR"] = "auto";
+  return start_service(extra, c.primary.dsn(c.db));
+}
+
+std::string looked_up_name(const RunningService& s, const std::string& user_id) {
+  auto r = s.call("GET", kApi + "/admin/users/" + user_id);
+  auto v = expect_json(r, 200);
+  return r.status == 200 ? str(field(v, "account"), "user_name") : "<" + std::to_string(r.status) + ">";
+}
+
+std::size_t sanction_records(const RunningService& s, const std::string& user_id) {
+  auto r = userservice::testing::cmd::history(s, user_id, "sanctions");
+  auto v = expect_json(r, 200);
+  return r.status == 200 ? field(v, "items").as_array().size() : 0;
+}
+
+// A user name unique within the test process.
+std::string fresh_name_for_replicas() {
+  static std::atomic<int> n{0};
+  return "Rp" + std::to_string(getpid() % 100000) + "_" + std::to_string(++n);
+}
+
 }  // namespace
 
 TEST(Replicas, ALaggingStandbyIsSkippedAndReadAgainOnceItCaughtUp) {
   Cluster c;
-  auto s = start_service({{"USERSERVICE_POSTGRES_REPLICA_DSNS", c.standby->dsn(c.db)},
-                          {"USERSERVICE_POSTGRES_REPLICA_MAX_LAG", "2s"},
-                          {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}},
-                         c.primary.dsn(c.db));
+  auto s = start_on(c, "2s");
   ASSERT_TRUE(s.process->running());
   ASSERT_TRUE(eventually([&] { return sample(s, kUsable) == 1; }, 5s)) << s.process->stdout_text();
   const auto first = create_account(s).user_id;
@@ -99,10 +124,7 @@ TEST(Replicas, ALaggingStandbyIsSkippedAndReadAgainOnceItCaughtUp) {
 
 TEST(Replicas, AStandbyThatDiesMidWalkCostsNo503AndTheWalkGoesOnOnThePrimary) {
   Cluster c;
-  auto s = start_service({{"USERSERVICE_POSTGRES_REPLICA_DSNS", c.standby->dsn(c.db)},
-                          {"USERSERVICE_POSTGRES_REPLICA_MAX_LAG", "1m"},
-                          {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}},
-                         c.primary.dsn(c.db));
+  auto s = start_on(c, "1m");
   ASSERT_TRUE(eventually([&] { return sample(s, kUsable) == 1; }, 5s));
   std::vector<std::string> older;
   for (int i = 0; i < 18; ++i) older.push_back(create_account(s).user_id);
@@ -135,5 +157,40 @@ TEST(Replicas, AStandbyThatDiesMidWalkCostsNo503AndTheWalkGoesOnOnThePrimary) {
   EXPECT_TRUE(contains(now_listed, newer1) && contains(now_listed, newer2));
   EXPECT_TRUE(eventually([&] { return sample(s, kUsable) == 0; }, 5s));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(listed(s).size(), 20u);
+  expect_alive(s);
+}
+
+// USERSERVICE_POSTGRES_REPLICA_READS: lookups and history's first pages read the standby when
+// asked to (they show what it has replayed), the primary otherwise; a standby that dies costs
+// no 503.
+TEST(Replicas, LookupsAndHistoryReadTheStandbyOnlyWhenTheSettingSaysSo) {
+  Cluster c;
+  auto s = start_on(c, "1m", {{"USERSERVICE_POSTGRES_REPLICA_READS", "lookups,history"}});
+  auto primary_only = start_on(c, "1m");  // the default: listing only
+  ASSERT_TRUE(eventually([&] { return sample(s, kUsable) == 1; }, 5s));
+  const auto a = create_account(s).user_id;
+  const std::string before = fresh_name_for_replicas();
+  ASSERT_EQ(rename(s, a, before).status, 200);
+  ASSERT_EQ(userservice::testing::cmd::apply(s, a, "game_join_block").status, 200);
+  ASSERT_TRUE(c.standby->wait_caught_up(c.primary, 10s));
+  EXPECT_EQ(looked_up_name(s, a), before);
+
+  // Replay paused: what the standby shows is the old state.
+  c.standby->query(c.standby->dsn(), "SELECT pg_wal_replay_pause()");
+  const std::string after = fresh_name_for_replicas();
+  ASSERT_EQ(rename(s, a, after).status, 200);
+  ASSERT_EQ(userservice::testing::cmd::apply(s, a, "login_block").status, 200);
+  EXPECT_EQ(looked_up_name(s, a), before) << "the lookup did not read the standby";
+  EXPECT_EQ(sanction_records(s, a), 1u) << "the history did not read the standby";
+  // The account view (not an admin lookup) and the default setting read the primary.
+  EXPECT_EQ(str(account_of(s, a), "user_name"), after);
+  EXPECT_EQ(looked_up_name(primary_only, a), after);
+  EXPECT_EQ(sanction_records(primary_only, a), 2u);
+
+  // The standby dies: the same reads come from the primary, no 503.
+  c.standby->crash();
+  EXPECT_EQ(looked_up_name(s, a), after);
+  EXPECT_EQ(sanction_records(s, a), 2u);
+  EXPECT_GE(sample(s, kFallbacks), 1);
   expect_alive(s);
 }

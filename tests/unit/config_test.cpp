@@ -422,3 +422,41 @@ TEST(Config, ConnMaxIdleTimeDefaultsToNeverAndAcceptsZero) {
   env.vars["USERSERVICE_POSTGRES_CONN_MAX_LIFETIME"] = "0";
   EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_CONN_MAX_LIFETIME");
 }
+
+TEST(Config, TransactionPoolingNeedsASessionDsn) {
+  Env env;
+  EXPECT_EQ(env.load().postgres.pooling, userservice::config::Pooling::session);
+  EXPECT_EQ(env.load().postgres.session_dsn, "");
+  env.vars["USERSERVICE_POSTGRES_POOLING"] = "transaction";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_SESSION_DSN");
+  env.vars["USERSERVICE_POSTGRES_SESSION_DSN"] = "host=db port";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_SESSION_DSN");
+  env.vars["USERSERVICE_POSTGRES_SESSION_DSN"] = "host=db port=5432 dbname=users";
+  EXPECT_EQ(env.failing_variable(), "");
+  EXPECT_EQ(env.load().postgres.pooling, userservice::config::Pooling::transaction);
+  EXPECT_EQ(env.load().postgres.session_dsn, "host=db port=5432 dbname=users");
+  env.vars["USERSERVICE_POSTGRES_POOLING"] = "statement";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_POOLING");
+  env.vars["USERSERVICE_POSTGRES_POOLING"] = "session";
+  EXPECT_EQ(env.failing_variable(), "");
+}
+
+TEST(Config, ReplicaReadsNamesTheAdminReadsThatMayUseReplicas) {
+  Env env;
+  auto r = env.load().postgres.replica_reads;
+  EXPECT_TRUE(r.listing);
+  EXPECT_FALSE(r.lookups);
+  EXPECT_FALSE(r.history);
+  env.vars["USERSERVICE_POSTGRES_REPLICA_READS"] = "lookups, history";
+  r = env.load().postgres.replica_reads;
+  EXPECT_FALSE(r.listing);
+  EXPECT_TRUE(r.lookups);
+  EXPECT_TRUE(r.history);
+  env.vars["USERSERVICE_POSTGRES_REPLICA_READS"] = "none";
+  r = env.load().postgres.replica_reads;
+  EXPECT_FALSE(r.listing || r.lookups || r.history);
+  for (const char* bad : {"accounts", "none,listing", "listing,writes"}) {
+    env.vars["USERSERVICE_POSTGRES_REPLICA_READS"] = bad;
+    EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_REPLICA_READS") << bad;
+  }
+}

@@ -1,7 +1,10 @@
 #include "adapters/postgres/command_store.h"
 
+#include <limits>
+
 #include "adapters/postgres/account_state.h"
 #include "adapters/postgres/pool.h"
+#include "adapters/postgres/read_sources.h"
 #include "domain/commands.h"
 
 namespace userservice::postgres {
@@ -624,7 +627,10 @@ boost::asio::awaitable<CommandResult> PgCommandStore::remove_limit(
 namespace {
 
 // Whether the account exists (soft-deleted included) and the page, in one round trip.
-boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, const RequestContext& ctx,
+// A first page (no cursor yet) may come from a replica; a later one comes from the primary:
+// a replica further behind than the page before could miss records older than its cursor.
+boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, ReadSources* replicas,
+                                                           const RequestContext& ctx,
                                                            const Statement& statement,
                                                            std::string_view user_id,
                                                            std::int64_t before, int limit) {
@@ -632,7 +638,13 @@ boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, const Req
   queries.push_back({&sql::kAccountKnown, Params{std::string(user_id)}});
   queries.push_back(
       {&statement, Params{std::string(user_id), std::to_string(before), std::to_string(limit)}});
-  std::vector<Result> results = co_await pool.pipeline(std::move(queries), ctx);
+  const bool first_page = before == std::numeric_limits<std::int64_t>::max();
+  std::vector<Result> results;  // (no co_await inside ?: — g++ 12 miscompiles it)
+  if (replicas != nullptr && first_page) {
+    results = co_await replicas->pipeline(std::move(queries), ctx);
+  } else {
+    results = co_await pool.pipeline(std::move(queries), ctx);
+  }
   if (results.at(0).rows() == 0 || results.at(0).get(0, 0) != "t") co_return std::nullopt;
   co_return std::move(results.at(1));
 }
@@ -642,7 +654,7 @@ boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, const Req
 boost::asio::awaitable<services::HistorySlice<services::EntitlementRecord>>
 PgCommandStore::entitlement_history(const RequestContext& ctx, std::string_view user_id,
                                     std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, ctx, sql::kEntitlementHistory, user_id, before, limit);
+  auto r = co_await history_page(primary_, history_, ctx, sql::kEntitlementHistory, user_id, before, limit);
   if (!r) co_return std::nullopt;
   std::vector<services::EntitlementRecord> out;
   out.reserve(r->rows());
@@ -658,7 +670,7 @@ PgCommandStore::entitlement_history(const RequestContext& ctx, std::string_view 
 boost::asio::awaitable<services::HistorySlice<services::SanctionRecord>>
 PgCommandStore::sanction_history(const RequestContext& ctx, std::string_view user_id,
                                  std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, ctx, sql::kSanctionHistory, user_id, before, limit);
+  auto r = co_await history_page(primary_, history_, ctx, sql::kSanctionHistory, user_id, before, limit);
   if (!r) co_return std::nullopt;
   std::vector<services::SanctionRecord> out;
   out.reserve(r->rows());
@@ -670,7 +682,7 @@ PgCommandStore::sanction_history(const RequestContext& ctx, std::string_view use
 
 boost::asio::awaitable<services::HistorySlice<services::LimitRecord>> PgCommandStore::limit_history(
     const RequestContext& ctx, std::string_view user_id, std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, ctx, sql::kLimitHistory, user_id, before, limit);
+  auto r = co_await history_page(primary_, history_, ctx, sql::kLimitHistory, user_id, before, limit);
   if (!r) co_return std::nullopt;
   std::vector<services::LimitRecord> out;
   out.reserve(r->rows());

@@ -4,6 +4,7 @@
 namespace userservice::postgres {
 
 class Pool;
+class ReadSources;
 
 // services::CommandStore on PostgreSQL. A command is one round trip: four pipelined
 // statements in one implicit transaction — lock the account row; expire the touched item if
@@ -13,7 +14,11 @@ class Pool;
 // statements after it see everything the previous holder of the lock committed.
 class PgCommandStore final : public services::CommandStore {
  public:
-  explicit PgCommandStore(Pool& primary) : primary_(primary) {}
+  // `history`, when set, serves the first page of each history walk from a usable replica
+  // (USERSERVICE_POSTGRES_REPLICA_READS); later pages read the primary, which holds every
+  // record a replica showed, so a walk never skips one.
+  explicit PgCommandStore(Pool& primary, ReadSources* history = nullptr)
+      : primary_(primary), history_(history) {}
 
   boost::asio::awaitable<services::CommandResult> grant_entitlement(
       const RequestContext& ctx, std::string_view user_id, const domain::Entitlement& entitlement,
@@ -54,6 +59,7 @@ class PgCommandStore final : public services::CommandStore {
 
  private:
   Pool& primary_;
+  ReadSources* history_;
 };
 
 }  // namespace userservice::postgres

@@ -94,7 +94,8 @@ constexpr std::string_view kQueryCanceled = "57014";  // statement_timeout or ca
 }  // namespace
 
 ConnectParams make_connect_params(const std::string& dsn,
-                                  std::chrono::nanoseconds statement_timeout) {
+                                  std::chrono::nanoseconds statement_timeout,
+                                  bool transaction_pooling) {
   char* err = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &err);
   if (parsed == nullptr) {
@@ -124,12 +125,16 @@ ConnectParams make_connect_params(const std::string& dsn,
     p.values.emplace_back(o->val);
   }
   PQconninfoFree(parsed);
+  p.transaction_pooling = transaction_pooling;
   if (statement_timeout > std::chrono::nanoseconds::zero()) {
     // The server enforces the operation timeout too, so a statement whose client gave up
-    // does not keep running; appended so that options from the DSN are kept.
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(statement_timeout).count();
-    if (!options.empty()) options += ' ';
-    options += "-c statement_timeout=" + std::to_string(ms);
+    // does not keep running.
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(statement_timeout).count();
+    if (transaction_pooling) {
+      p.local_timeout_ms = std::to_string(ms);
+    } else {
+      p.session_setup = "SET statement_timeout = " + std::to_string(ms);
+    }
   }
   if (!options.empty()) {
     p.keywords.emplace_back("options");
@@ -162,13 +167,15 @@ asio::awaitable<std::shared_ptr<Connection>> Connection::open(
   if (raw == nullptr) throw unavailable("PQconnectStartParams: out of memory");
   auto conn = std::make_shared<Connection>(Private{}, ex, raw, log, std::move(pool_name));
   conn->prepared_total_ = std::move(prepared_total);
+  conn->transaction_pooling_ = params.transaction_pooling;
+  conn->local_timeout_ms_ = params.local_timeout_ms;
   // Server notices (e.g. "relation already exists, skipping") go to our log, not stderr.
   PQsetNoticeProcessor(raw, &Connection::on_notice, conn.get());
-  co_await conn->connect(limit);
+  co_await conn->connect(limit, params.session_setup);
   co_return conn;
 }
 
-asio::awaitable<void> Connection::connect(OpLimit limit) {
+asio::awaitable<void> Connection::connect(OpLimit limit, std::string_view session_setup) {
   begin_op(limit);
   bool completed = false;
   ScopeExit guard([&] {
@@ -195,9 +202,19 @@ asio::awaitable<void> Connection::connect(OpLimit limit) {
       st = PQconnectPoll(conn_);
     }
     if (PQsetnonblocking(conn_, 1) != 0) fail("PQsetnonblocking");
-    if (PQenterPipelineMode(conn_) != 1) fail("PQenterPipelineMode");
     fd_ = PQsocket(conn_);
     socket_.emplace(ex_, fd_);
+    if (!session_setup.empty()) {
+      // One round trip per new connection, within the connect limit.
+      const std::string sql(session_setup);
+      if (PQsendQuery(conn_, sql.c_str()) == 0) fail("send");
+      co_await flush();
+      while (PGresult* raw = co_await next_result()) {
+        Result res(raw);
+        if (PQresultStatus(raw) != PGRES_COMMAND_OK) fail("session setup");
+      }
+    }
+    if (PQenterPipelineMode(conn_) != 1) fail("PQenterPipelineMode");
   } catch (const Error& e) {
     log_.warn("postgres connect failed", {{"pool", pool_name_}, {"error", e.detail()}});
     throw;
@@ -343,6 +360,11 @@ namespace {
 constexpr Statement kDeadlineGuard{"userservice_deadline_guard",
                                    R"(SELECT "user".deadline_guard($1::bigint))"};
 
+// Behind a transaction pooler: the statement_timeout of this transaction only (is_local),
+// so that it never sticks to a server session other clients get next.
+constexpr Statement kLocalTimeout{"userservice_local_timeout",
+                                  "SELECT set_config('statement_timeout', $1, true)"};
+
 // The caller's steady-clock deadline as wall-clock microseconds, for the server-side guard.
 std::string wall_clock_us(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
@@ -400,13 +422,20 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
   };
   std::size_t total = 0;
   for (const Segment& seg : segments) {
-    if (seg.guard) need(kDeadlineGuard);
-    for (const Statement* st : seg.prepare_also) need(*st);
+    if (seg.guard && !transaction_pooling_) need(kDeadlineGuard);
+    if (!transaction_pooling_) {
+      for (const Statement* st : seg.prepare_also) need(*st);
+    }
     for (const Query& q : seg.queries) {
       if (q.statement == nullptr) throw std::logic_error("postgres query without a statement");
       ++total;
-      if (!q.statement->one_shot) need(*q.statement);
+      if (!q.statement->one_shot && !transaction_pooling_) need(*q.statement);
     }
+  }
+  if (transaction_pooling_ && segments.size() > 1) {
+    // A transaction pooler may hand the server session on after the first Sync's
+    // ReadyForQuery while later segments' results are still due (PgBouncer before 1.21).
+    throw std::logic_error("several segments in one round trip behind a transaction pooler");
   }
   if (total == 0) {
     for (Segment& seg : segments) {
@@ -502,19 +531,31 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
     }
     std::vector<const char*> values;
     for (const Segment& seg : segments) {
+      if (local_timeout()) {
+        const char* v = local_timeout_ms_.c_str();
+        const std::string sql(kLocalTimeout.sql);
+        if (PQsendQueryParams(conn_, sql.c_str(), 1, nullptr, &v, nullptr, nullptr, 0) == 0) {
+          fail("send");
+        }
+      }
       if (seg.guard) {
         const std::string deadline_us = wall_clock_us(seg.deadline);
         const char* v = deadline_us.c_str();
-        const std::string name(kDeadlineGuard.name);
-        if (PQsendQueryPrepared(conn_, name.c_str(), 1, &v, nullptr, nullptr, 0) == 0) {
-          fail("send");
+        int sent_ok;
+        if (transaction_pooling_) {
+          const std::string sql(kDeadlineGuard.sql);
+          sent_ok = PQsendQueryParams(conn_, sql.c_str(), 1, nullptr, &v, nullptr, nullptr, 0);
+        } else {
+          const std::string name(kDeadlineGuard.name);
+          sent_ok = PQsendQueryPrepared(conn_, name.c_str(), 1, &v, nullptr, nullptr, 0);
         }
+        if (sent_ok == 0) fail("send");
       }
       for (const Query& q : seg.queries) {
         values.clear();
         for (const Param& p : q.params) values.push_back(p ? p->c_str() : nullptr);
         int sent_ok;
-        if (q.statement->one_shot) {
+        if (q.statement->one_shot || transaction_pooling_) {
           const std::string sql(q.statement->sql);
           sent_ok = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                       values.data(), nullptr, nullptr, 0);
@@ -552,7 +593,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       std::optional<SqlError> error;
       bool server_timeout = false;
       bool deadline_passed = false;
-      const std::size_t extra = seg.guard ? 1 : 0;
+      // Before the caller's statements: the per-transaction timeout, then the guard.
+      const std::size_t extra = (local_timeout() ? 1 : 0) + (seg.guard ? 1 : 0);
       std::size_t next = 0;
       for (;;) {
         PGresult* raw = co_await next_in_pipeline();
@@ -561,13 +603,14 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
         if (status == PGRES_PIPELINE_SYNC) break;
         if (next >= seg.queries.size() + extra) fail("unexpected pipeline result");
         const std::size_t n = next++;
-        if (n < extra) {  // the deadline guard
+        if (n < extra) {  // the local timeout or the deadline guard
           if (status == PGRES_FATAL_ERROR) {
             if (connection_level(raw, conn_)) throw rejected(raw);
             if (field(raw, PG_DIAG_SQLSTATE) == kDeadlinePassedState) {
               deadline_passed = true;
             } else if (!error) {
-              error = make_sql_error(raw, kDeadlineGuard.name);
+              const bool timeout_first = local_timeout() && n == 0;
+              error = make_sql_error(raw, timeout_first ? kLocalTimeout.name : kDeadlineGuard.name);
             }
           } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
                      status != PGRES_PIPELINE_ABORTED) {

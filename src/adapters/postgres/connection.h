@@ -54,13 +54,23 @@ struct ConnectParams {
   // The DSN's connect_timeout (libpq only enforces it for blocking connects, so we do);
   // zero when absent.
   std::chrono::nanoseconds connect_timeout{0};
+  // Run once right after connecting, before pipeline mode: the session's statement_timeout.
+  // A SET rather than the startup packet's `options`, which PgBouncer refuses ("unsupported
+  // startup parameter: options"), so that a session-mode pooler works as is.
+  std::string session_setup;
+  // Behind a transaction-mode pooler (PoolOptions::transaction_pooling): every statement
+  // unnamed, and the statement_timeout (milliseconds, empty for none) set per transaction.
+  bool transaction_pooling = false;
+  std::string local_timeout_ms;
 };
 
-// Parses `dsn` (URI or keyword string) and adds the pool's settings: statement_timeout in
-// the `options` parameter (appended to any the DSN has) and a fallback application_name.
-// Throws std::invalid_argument with libpq's message when the DSN is malformed.
+// Parses `dsn` (URI or keyword string) and adds the pool's settings: the statement_timeout
+// (per session, or per transaction behind a transaction pooler) and a fallback
+// application_name. Throws std::invalid_argument with libpq's message when the DSN is
+// malformed.
 ConnectParams make_connect_params(const std::string& dsn,
-                                  std::chrono::nanoseconds statement_timeout);
+                                  std::chrono::nanoseconds statement_timeout,
+                                  bool transaction_pooling = false);
 
 // How long one segment of a run may take once its turn comes (the previous segment's Sync
 // was read, or the pipeline was sent): `operation_timeout` for a read, twice that for a write
@@ -159,7 +169,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class Wait { read, write };
 
-  boost::asio::awaitable<void> connect(OpLimit limit);
+  boost::asio::awaitable<void> connect(OpLimit limit, std::string_view session_setup);
+  bool local_timeout() const noexcept { return transaction_pooling_ && !local_timeout_ms_.empty(); }
   boost::asio::awaitable<void> wait(Wait kind);
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<PGresult*> next_result();
@@ -199,6 +210,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> prepared_;
   std::shared_ptr<std::int64_t> prepared_total_;
+  // From ConnectParams: no named statements, and the statement_timeout set inside each
+  // segment's transaction, because a transaction pooler hands the next transaction to any
+  // server session.
+  bool transaction_pooling_ = false;
+  std::string local_timeout_ms_;
 };
 
 }  // namespace userservice::postgres::detail

@@ -251,7 +251,8 @@ const ListingStatement& listing_statement(unsigned s) {
   return *slot;
 }
 
-PgListingStore::PgListingStore(ReadSources& sources) : sources_(sources) {
+PgListingStore::PgListingStore(ReadSources& sources, bool use_replicas)
+    : sources_(sources), use_replicas_(use_replicas) {
   if (sources_.lanes() > 256) throw std::invalid_argument("PgListingStore: at most 255 replicas");
 }
 
@@ -305,7 +306,9 @@ boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
   // served, wherever it is read. A replica that fails the query is taken out and the same
   // page is read from the primary, within the request's deadline.
   services::ListingSlice out;
-  out.lane = lane ? sources_.resume(*lane) : sources_.pick();
+  out.lane = !use_replicas_ ? sources_.primary_lane()
+             : lane         ? sources_.resume(*lane)
+                            : sources_.pick();
   std::vector<Result> results;
   while (true) {
     std::vector<Query> queries;

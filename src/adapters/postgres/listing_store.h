@@ -75,7 +75,9 @@ class PgListingStore final : public services::ListingStore {
   // `sources`: the replicas and the primary (at most 255 replicas: a lane is one byte of the
   // page token). A walk's first page takes the next usable replica, its later pages stay on
   // that source while it is usable and move to the primary when it is not. Outlives the store.
-  explicit PgListingStore(ReadSources& sources);
+  // `use_replicas` false: every page from the primary (USERSERVICE_POSTGRES_REPLICA_READS
+  // without `listing`).
+  explicit PgListingStore(ReadSources& sources, bool use_replicas = true);
 
   boost::asio::awaitable<services::ListingSlice> list_accounts(
       const RequestContext& ctx, const services::ListingFilter& filter,
@@ -84,6 +86,7 @@ class PgListingStore final : public services::ListingStore {
 
  private:
   ReadSources& sources_;
+  bool use_replicas_;
 };
 
 }  // namespace userservice::postgres

@@ -71,12 +71,12 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   PoolState(asio::any_io_executor e, PoolOptions o, telemetry::Logger& l, telemetry::Metrics* m)
       : ex(std::move(e)),
         opts(std::move(o)),
-        params(make_connect_params(opts.dsn, opts.operation_timeout)),
+        params(make_connect_params(opts.dsn, opts.operation_timeout, opts.transaction_pooling)),
         log(l),
         metrics(m) {
     opts.max_open = std::max(opts.max_open, 1);
     opts.max_idle = std::clamp(opts.max_idle, 0, opts.max_open);
-    opts.max_batch = std::max(opts.max_batch, 1);
+    opts.max_batch = opts.transaction_pooling ? 1 : std::max(opts.max_batch, 1);
   }
 
   OpLimit limit_for(Clock::time_point deadline) const {

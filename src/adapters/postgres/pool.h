@@ -155,6 +155,13 @@ struct PoolOptions {
   // "user".deadline_guard (migrations/0005), so that one the server reaches after its caller's
   // deadline rolls back instead of committing unseen. Needs the migrated schema.
   bool deadline_guard = false;
+  // The DSN leads to a transaction-mode pooler (PgBouncer pool_mode=transaction): statements
+  // are sent unnamed instead of prepared per connection, the statement_timeout is set in
+  // each transaction instead of the session, and batching is off (max_batch 1), since the
+  // pooler may give the server session to another client at each transaction's end. No
+  // session state may be relied on: Lease::execute scripts (migrations, advisory locks)
+  // belong on a direct DSN.
+  bool transaction_pooling = false;
 };
 
 struct PoolStats {

@@ -89,6 +89,21 @@ bool ReadSources::usable(unsigned lane) const {
   return lane == primary_lane() || (lane < replicas_.size() && replicas_[lane].usable);
 }
 
+asio::awaitable<std::vector<Result>> ReadSources::pipeline(std::vector<Query> queries,
+                                                           const RequestContext& ctx) {
+  const unsigned lane = pick();
+  if (lane == primary_lane()) co_return co_await primary_.pipeline(std::move(queries), ctx);
+  try {
+    co_return co_await pool(lane).pipeline(queries, ctx);
+  } catch (const domain::Error& e) {
+    if (e.code() != domain::ErrorCode::service_unavailable || Clock::now() >= ctx.deadline) {
+      throw;
+    }
+    failed(lane, e.message() + (e.detail().empty() ? "" : ": " + e.detail()));
+  }
+  co_return co_await primary_.pipeline(std::move(queries), ctx);
+}
+
 void ReadSources::failed(unsigned lane, const std::string& why) {
   if (lane >= replicas_.size()) return;
   Replica& r = replicas_[lane];

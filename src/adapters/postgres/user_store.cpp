@@ -2,6 +2,7 @@
 
 #include "adapters/postgres/account_state.h"
 #include "adapters/postgres/pool.h"
+#include "adapters/postgres/read_sources.h"
 #include "domain/error.h"
 
 namespace userservice::postgres {
@@ -284,9 +285,25 @@ boost::asio::awaitable<services::EnsureOutcome> PgUserStore::ensure_account(
   co_return out;
 }
 
+boost::asio::awaitable<Result> PgUserStore::lookup(const Statement& st, std::string key,
+                                                  const RequestContext& ctx) {
+  if (lookups_ == nullptr) co_return co_await primary_.query(st, Params{std::move(key)}, ctx);
+  std::vector<Query> queries;
+  queries.push_back({&st, Params{std::move(key)}});
+  std::vector<Result> results = co_await lookups_->pipeline(std::move(queries), ctx);
+  co_return std::move(results.at(0));
+}
+
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_id(
     const RequestContext& ctx, std::string_view user_id, bool include_deleted) {
-  Result r = co_await primary_.query(sql::kAccountStateById, {std::string(user_id)}, ctx);
+  // Only the admin lookup includes deleted accounts; the account view reads the primary.
+  // (No co_await inside ?: — g++ 12 miscompiles it.)
+  Result r;
+  if (include_deleted) {
+    r = co_await lookup(sql::kAccountStateById, std::string(user_id), ctx);
+  } else {
+    r = co_await primary_.query(sql::kAccountStateById, {std::string(user_id)}, ctx);
+  }
   auto s = first_account(r);
   if (s && s->account.deleted_at && !include_deleted) co_return std::nullopt;
   co_return s;
@@ -294,14 +311,13 @@ boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account
 
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_email(
     const RequestContext& ctx, std::string_view email) {
-  Result r = co_await primary_.query(sql::kAccountStateByEmail, {std::string(email)}, ctx);
+  Result r = co_await lookup(sql::kAccountStateByEmail, std::string(email), ctx);
   co_return first_account(r);
 }
 
 boost::asio::awaitable<std::optional<domain::AccountState>> PgUserStore::account_by_user_name(
     const RequestContext& ctx, std::string_view user_name) {
-  Result r =
-      co_await primary_.query(sql::kAccountStateByUserName, {std::string(user_name)}, ctx);
+  Result r = co_await lookup(sql::kAccountStateByUserName, std::string(user_name), ctx);
   co_return first_account(r);
 }
 
@@ -410,7 +426,7 @@ boost::asio::awaitable<std::pair<services::BlockedEmail, bool>> PgUserStore::blo
 
 boost::asio::awaitable<std::optional<services::BlockedEmail>> PgUserStore::blocked_email(
     const RequestContext& ctx, std::string_view email) {
-  Result r = co_await primary_.query(sql::kSelectBlockedEmail, {std::string(email)}, ctx);
+  Result r = co_await lookup(sql::kSelectBlockedEmail, std::string(email), ctx);
   if (r.rows() == 0) co_return std::nullopt;
   co_return services::BlockedEmail{std::string(r.get(0, 0)), std::string(r.get(0, 1)),
                                    time_at(r, 0, 2)};

@@ -4,13 +4,20 @@
 namespace userservice::postgres {
 
 class Pool;
+class ReadSources;
+class Result;
+struct Statement;
 
 // services::UserStore on PostgreSQL. Every statement is a named constant prepared once
 // per connection; each method is one round trip (several statements are pipelined into
 // one implicit transaction); driver errors are translated here, never above.
 class PgUserStore final : public services::UserStore {
  public:
-  explicit PgUserStore(Pool& primary) : primary_(primary) {}
+  // `lookups`, when set, serves the admin lookups (by id with deleted accounts, by email, by
+  // user name, a blocked email) from a usable replica (USERSERVICE_POSTGRES_REPLICA_READS):
+  // up to the lag bound stale; everything else reads and writes the primary.
+  explicit PgUserStore(Pool& primary, ReadSources* lookups = nullptr)
+      : primary_(primary), lookups_(lookups) {}
 
   boost::asio::awaitable<bool> live_account_exists(const RequestContext& ctx,
                                                    std::string_view user_id) override;
@@ -49,7 +56,10 @@ class PgUserStore final : public services::UserStore {
                                              std::string_view email) override;
 
  private:
+  boost::asio::awaitable<Result> lookup(const Statement& st, std::string key,
+                                        const RequestContext& ctx);
   Pool& primary_;
+  ReadSources* lookups_;
 };
 
 }  // namespace userservice::postgres
