@@ -32,6 +32,9 @@ PY=/usr/bin/python3
 DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { echo "ha-up: $*" >&2; }
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
 
 # --- packages -----------------------------------------------------------------------
 # patroni pulls python3-etcd (its etcd3: section speaks etcd's v3 JSON gateway through it)
@@ -115,9 +118,19 @@ if ! alive "$dir/etcd.pid" "$dir/etcd"; then
 fi
 for i in 1 2; do
   alive "$dir/node$i.pid" "$dir/node$i.yml" && continue
-  # A PostgreSQL left running by a Patroni that died is ours: Patroni adopts it on start.
-  pm=$(head -n 1 "$dir/node$i/data/postmaster.pid" 2>/dev/null || true)
-  if [ -z "$pm" ] || ! kill -0 "$pm" 2>/dev/null; then fail_if_busy "${PG_PORTS[$((i - 1))]}" "node$i PostgreSQL"; fi
+  # A PostgreSQL left running by a Patroni that died (kill -9, OOM) is stopped before its
+  # Patroni starts again, rather than adopted. Adopted, Patroni 3.0.2 first rewrites
+  # postgresql.conf without synchronous_standby_names and reloads it, which acknowledges
+  # the commits that were waiting for the (meanwhile promoted) standby, and only then
+  # demotes and rewinds the node: those acknowledged commits are lost (seen in testing).
+  # A shutdown ends such waits with an error to the client instead.
+  data=$dir/node$i/data
+  if [ -f "$data/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "node$i: stopping the PostgreSQL its dead Patroni left running"
+    as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -t 20 -w stop >/dev/null 2>&1 ||
+      as_postgres "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
+  fi
+  fail_if_busy "${PG_PORTS[$((i - 1))]}" "node$i PostgreSQL"
   fail_if_busy "${API_PORTS[$((i - 1))]}" "node$i REST API"
 done
 

@@ -2,11 +2,6 @@
 
 #include "telemetry/metrics.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <array>
 
 #include "domain/error.h"
@@ -41,63 +36,50 @@ ExpirySweeper::ExpirySweeper(asio::any_io_executor ex, CommandStore& store,
       now_(std::move(now)),
       log_(log),
       options_(options),
-      timer_(ex),
-      done_(ex, asio::steady_timer::time_point::max()) {
+      task_(ex, options_.interval, [this] { return pass(); }) {
   if (options_.batch_size < 1) options_.batch_size = 1;
 }
 
 void ExpirySweeper::start() {
-  if (running_ || stopping_) return;
-  running_ = true;
-  asio::co_spawn(timer_.get_executor(), loop(),
-                 asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr) {
-                   running_ = false;
-                   done_.cancel();
-                 }));
-}
-
-asio::awaitable<void> ExpirySweeper::stop() {
-  stopping_ = true;
-  timer_.cancel();
-  if (!running_) co_return;
-  cancel_.emit(asio::cancellation_type::terminal);
-  co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
-asio::awaitable<void> ExpirySweeper::loop() {
+  if (started_ || task_.stopping()) return;
+  started_ = true;
   log_.info(
       "expiry sweeper started",
       {{"interval_ms",
         static_cast<std::int64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(options_.interval).count())},
        {"batch_size", options_.batch_size}});
-  while (!stopping_) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto finished = [&](bool ok) {
-      if (options_.metrics == nullptr) return;
-      options_.metrics->sweep_finished(
-          ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    };
-    try {
-      co_await sweep_once();
-      finished(true);
-    } catch (const domain::Error& e) {
-      if (stopping_) break;
-      finished(false);
-      // Typically the database being unreachable or restarting: the next tick retries.
-      log_.warn("expiry sweep failed", {{"code", domain::to_string(e.code())},
-                                        {"message", e.message()},
-                                        {"detail", e.detail()}});
-    } catch (const std::exception& e) {
-      if (stopping_) break;  // the batch in flight was cancelled by stop()
-      finished(false);
-      log_.error("expiry sweep failed", {{"error", e.what()}});
-    }
-    if (stopping_) break;
-    timer_.expires_after(options_.interval);
-    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled by stop()
+  task_.start();
+}
+
+asio::awaitable<void> ExpirySweeper::stop() {
+  const bool was_stopping = task_.stopping();
+  co_await task_.stop();
+  if (started_ && !was_stopping) log_.info("expiry sweeper stopped");
+}
+
+asio::awaitable<void> ExpirySweeper::pass() {
+  const auto started = std::chrono::steady_clock::now();
+  const auto finished = [&](bool ok) {
+    if (options_.metrics == nullptr) return;
+    options_.metrics->sweep_finished(
+        ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  };
+  try {
+    co_await sweep_once();
+    finished(true);
+  } catch (const domain::Error& e) {
+    if (task_.stopping()) co_return;
+    finished(false);
+    // Typically the database being unreachable or restarting: the next tick retries.
+    log_.warn("expiry sweep failed", {{"code", domain::to_string(e.code())},
+                                      {"message", e.message()},
+                                      {"detail", e.detail()}});
+  } catch (const std::exception& e) {
+    if (task_.stopping()) co_return;  // the batch in flight was cancelled by stop()
+    finished(false);
+    log_.error("expiry sweep failed", {{"error", e.what()}});
   }
-  log_.info("expiry sweeper stopped");
 }
 
 asio::awaitable<int> ExpirySweeper::sweep_once() {
@@ -106,7 +88,7 @@ asio::awaitable<int> ExpirySweeper::sweep_once() {
   int total = 0;
   for (ExpiryKind kind : kKinds) {
     for (;;) {
-      if (stopping_) co_return total;
+      if (task_.stopping()) co_return total;
       const domain::TimePoint now = std::chrono::floor<std::chrono::microseconds>(now_());
       // Two ids per item: a sanction may need a lifecycle event besides its domain event.
       std::vector<std::string> ids;
@@ -127,7 +109,7 @@ asio::awaitable<int> ExpirySweeper::sweep_once() {
   }
   if (options_.keys != nullptr) {
     for (int purged = 0;;) {
-      if (stopping_) break;
+      if (task_.stopping()) break;
       RequestContext ctx;
       ctx.deadline = Clock::now() + options_.batch_timeout;
       const int n = co_await options_.keys->purge_expired(ctx, options_.key_batch_size);

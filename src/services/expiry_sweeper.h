@@ -7,12 +7,11 @@
 // database. Failures (a database restart, a timeout) are logged and the next tick retries.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <functional>
 
+#include "common/periodic_task.h"
 #include "domain/random.h"
 #include "domain/time.h"
 #include "services/command_store.h"
@@ -66,18 +65,15 @@ class ExpirySweeper {
   boost::asio::awaitable<int> sweep_once();
 
  private:
-  boost::asio::awaitable<void> loop();
+  boost::asio::awaitable<void> pass();  // one sweep_once(), its errors logged
 
   CommandStore& store_;
   domain::RandomSource& random_;
   NowFn now_;
   telemetry::Logger& log_;
   ExpirySweeperOptions options_;
-  boost::asio::steady_timer timer_;  // the interval
-  boost::asio::steady_timer done_;   // cancelled when the loop has ended: stop() waits on it
-  boost::asio::cancellation_signal cancel_;  // bound to the loop: stop() aborts a batch in flight
-  bool running_ = false;
-  bool stopping_ = false;
+  PeriodicTask task_;
+  bool started_ = false;
 };
 
 }  // namespace userservice::services

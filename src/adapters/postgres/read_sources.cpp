@@ -35,7 +35,11 @@ double parse_lag(std::string_view text) {
 ReadSources::ReadSources(asio::any_io_executor ex, Pool& primary, std::vector<Pool*> replicas,
                          ReadSourcesOptions options, telemetry::Logger& log,
                          telemetry::Metrics* metrics)
-    : primary_(primary), options_(options), log_(log), timer_(ex), done_(ex, asio::steady_timer::time_point::max()) {
+    : primary_(primary),
+      options_(options),
+      log_(log),
+      // probe_all() runs once at start; the loop's first pass then only repeats it.
+      probes_(ex, options_.probe_interval, [this] { return probe_all(); }) {
   prometheus::Family<prometheus::Gauge>* usable = nullptr;
   prometheus::Family<prometheus::Gauge>* lag = nullptr;
   prometheus::Family<prometheus::Counter>* fallbacks = nullptr;
@@ -153,31 +157,10 @@ asio::awaitable<void> ReadSources::probe_all() {
 }
 
 void ReadSources::start() {
-  if (running_ || stopping_ || replicas_.empty()) return;
-  running_ = true;
-  asio::co_spawn(timer_.get_executor(), loop(),
-                 asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr) {
-                   running_ = false;
-                   done_.cancel();
-                 }));
+  if (!replicas_.empty()) probes_.start();
 }
 
-asio::awaitable<void> ReadSources::stop() {
-  stopping_ = true;
-  timer_.cancel();
-  if (!running_) co_return;
-  cancel_.emit(asio::cancellation_type::terminal);
-  co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
-asio::awaitable<void> ReadSources::loop() {
-  while (!stopping_) {
-    timer_.expires_after(options_.probe_interval);
-    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || stopping_) break;
-    co_await probe_all();
-  }
-}
+asio::awaitable<void> ReadSources::stop() { co_await probes_.stop(); }
 
 // For `userservice --print-statements` (statements.h).
 std::vector<const Statement*> read_sources_statements() { return {&kReplicaState}; }

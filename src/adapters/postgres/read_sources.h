@@ -10,13 +10,12 @@
 // primary.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "adapters/postgres/pool.h"
+#include "common/periodic_task.h"
 
 namespace prometheus {
 class Gauge;
@@ -99,18 +98,13 @@ class ReadSources {
   };
   void set_state(Replica& r, bool usable, double lag, const std::string& why);
   boost::asio::awaitable<void> probe(Replica& r);
-  boost::asio::awaitable<void> loop();
 
   Pool& primary_;
   std::vector<Replica> replicas_;
   ReadSourcesOptions options_;
   telemetry::Logger& log_;
   std::size_t next_ = 0;  // round-robin position; event-loop thread only
-  boost::asio::steady_timer timer_;
-  boost::asio::steady_timer done_;
-  boost::asio::cancellation_signal cancel_;
-  bool running_ = false;
-  bool stopping_ = false;
+  PeriodicTask probes_;
 };
 
 }  // namespace userservice::postgres
