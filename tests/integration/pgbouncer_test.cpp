@@ -252,6 +252,24 @@ TEST(PgBouncer, TransactionModeServesManyRequestsOnFewServerConnectionsWithEvent
     expect_rename_chain(renames, first_name[user], names);
   }
   EXPECT_NE(s.process->stdout_text().find("\"pooling\":\"transaction\""), std::string::npos);
+
+  // Idempotency-Key requests run in one explicit transaction over several round trips; a
+  // replay rolls back an aborted transaction and reads the stored answer on the same session.
+  const std::map<std::string, std::string> key{{"Idempotency-Key", "bouncer-" + fresh_name()}};
+  const std::string email = unique_email("bouncer-key");
+  const auto first = s.call("POST", kApi + "/users/ensure-by-email",
+                            json_str({{"email", email}}), key);
+  EXPECT_EQ(first.status, 201) << first.body;
+  for (int i = 0; i < 3; ++i) {
+    const auto again = s.call("POST", kApi + "/users/ensure-by-email",
+                              json_str({{"email", email}}), key);
+    EXPECT_EQ(again.status, 201);
+    EXPECT_EQ(again.body, first.body);
+    EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  }
+  const auto other = s.call("POST", kApi + "/users/ensure-by-email",
+                            json_str({{"email", unique_email("bouncer-key")}}), key);
+  EXPECT_EQ(other.status, 409) << other.body;
   expect_alive(s);
 }
 

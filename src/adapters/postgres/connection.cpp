@@ -432,6 +432,10 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       if (!q.statement->one_shot && !transaction_pooling_) need(*q.statement);
     }
   }
+  // The per-transaction timeout goes first in a segment that starts a transaction; inside an
+  // explicit one the setting of its first segment still holds (set_config is_local lasts to
+  // COMMIT/ROLLBACK), and an aborted one would refuse it and skip the caller's ROLLBACK.
+  const bool timeout_first = local_timeout() && PQtransactionStatus(conn_) == PQTRANS_IDLE;
   if (transaction_pooling_ && segments.size() > 1) {
     // A transaction pooler may hand the server session on after the first Sync's
     // ReadyForQuery while later segments' results are still due (PgBouncer before 1.21).
@@ -531,7 +535,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
     }
     std::vector<const char*> values;
     for (const Segment& seg : segments) {
-      if (local_timeout()) {
+      if (timeout_first) {
         const char* v = local_timeout_ms_.c_str();
         const std::string sql(kLocalTimeout.sql);
         if (PQsendQueryParams(conn_, sql.c_str(), 1, nullptr, &v, nullptr, nullptr, 0) == 0) {
@@ -594,7 +598,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       bool server_timeout = false;
       bool deadline_passed = false;
       // Before the caller's statements: the per-transaction timeout, then the guard.
-      const std::size_t extra = (local_timeout() ? 1 : 0) + (seg.guard ? 1 : 0);
+      const std::size_t extra = (timeout_first ? 1 : 0) + (seg.guard ? 1 : 0);
       std::size_t next = 0;
       for (;;) {
         PGresult* raw = co_await next_in_pipeline();
@@ -609,8 +613,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
             if (field(raw, PG_DIAG_SQLSTATE) == kDeadlinePassedState) {
               deadline_passed = true;
             } else if (!error) {
-              const bool timeout_first = local_timeout() && n == 0;
-              error = make_sql_error(raw, timeout_first ? kLocalTimeout.name : kDeadlineGuard.name);
+              error = make_sql_error(raw, timeout_first && n == 0 ? kLocalTimeout.name
+                                                                  : kDeadlineGuard.name);
             }
           } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
                      status != PGRES_PIPELINE_ABORTED) {
