@@ -75,7 +75,8 @@ stop_orphan_postgres() {
 order=(node1 node2)
 etcd_hosts=$(sed -n 's/^  hosts: //p' "$dir/node1.yml" 2>/dev/null || true)
 # Asked only of a live etcd: patronictl would otherwise retry for a while.
-if [ -n "$etcd_hosts" ] && curl -fsS --max-time 1 "http://$etcd_hosts/health" >/dev/null 2>&1; then
+if [ -n "$etcd_hosts" ] && ETCDCTL_API=3 etcdctl --endpoints="http://$etcd_hosts" --dial-timeout=1s \
+  --command-timeout=1s endpoint health >/dev/null 2>&1; then
   leader=$(timeout 10 /usr/bin/patronictl -c "$dir/node1.yml" list -f json 2>/dev/null |
     /usr/bin/python3 -c 'import json,sys; print(next((m["Member"] for m in json.load(sys.stdin) if m.get("Role") == "Leader"), ""))' \
     2>/dev/null || true)

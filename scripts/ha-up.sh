@@ -38,9 +38,10 @@ as_postgres() {
 
 # --- packages -----------------------------------------------------------------------
 # patroni pulls python3-etcd (its etcd3: section speaks etcd's v3 JSON gateway through it)
-# and python3-psycopg2; etcd-client gives etcdctl for debugging.
+# and python3-psycopg2; etcd-client gives etcdctl (health checks here, debugging);
+# iproute2 gives ss (port checks).
 missing=()
-for p in patroni etcd-server etcd-client postgresql-15; do
+for p in patroni etcd-server etcd-client postgresql-15 postgresql-client-15 iproute2; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -166,7 +167,8 @@ else
 fi
 etcd_ok=false
 for _ in $(seq 100); do
-  if curl -fsS --max-time 1 "$etcd_url/health" 2>/dev/null | grep -q '"health":"true"'; then etcd_ok=true; break; fi
+  if ETCDCTL_API=3 etcdctl --endpoints="$etcd_url" --dial-timeout=1s --command-timeout=1s \
+    endpoint health >/dev/null 2>&1; then etcd_ok=true; break; fi
   alive "$dir/etcd.pid" "$dir/etcd" || break
   sleep 0.2
 done

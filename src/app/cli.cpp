@@ -48,12 +48,16 @@ void identify(config::Config& cfg, telemetry::Logger& log, const BuildInfo& buil
   attrs.insert(attrs.begin(), {"service.version", std::string(build.version)});
 }
 
-// Runs `body` on a one-off event loop with a pool on the primary (no metrics, no tracer).
+// Runs `body` on a one-off event loop with a one-connection pool on the primary (no metrics,
+// no tracer), through USERSERVICE_POSTGRES_SESSION_DSN when set: migrations hold a session
+// advisory lock, which a transaction pooler would not keep.
 template <typename Body>
 int with_primary(const config::Config& cfg, telemetry::Logger& log, Body body) {
   asio::io_context io{1};
+  const std::string& dsn =
+      cfg.postgres.session_dsn.empty() ? cfg.postgres.primary_dsn : cfg.postgres.session_dsn;
   postgres::Pool pool(io.get_executor(),
-                      postgres::PoolOptions{.dsn = cfg.postgres.primary_dsn,
+                      postgres::PoolOptions{.dsn = dsn,
                                             .max_open = 1,
                                             .max_idle = 1,
                                             .operation_timeout = cfg.postgres.operation_timeout,

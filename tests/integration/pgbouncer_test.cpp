@@ -284,3 +284,23 @@ TEST(PgBouncer, TransactionPoolingWithoutASessionDsnIsRefusedAtStartInOneLine) {
   EXPECT_NE(p.stderr_text().find("USERSERVICE_POSTGRES_SESSION_DSN"), std::string::npos)
       << p.stderr_text() << p.stdout_text();
 }
+
+// `userservice migrate` takes its advisory lock on the session DSN, not through the pooler.
+TEST(PgBouncer, MigrateCommandUsesTheSessionDsn) {
+  const std::string direct = shared_pg().create_database();
+  // The primary DSN leads nowhere: only the session DSN can have done the work.
+  auto env = service_env("host=127.0.0.1 port=1 user=postgres dbname=nowhere connect_timeout=2",
+                         free_loopback_port(),
+                         {{"USERSERVICE_POSTGRES_POOLING", "transaction"},
+                          {"USERSERVICE_POSTGRES_SESSION_DSN", direct}});
+  ServiceProcess p(USERSERVICE_BINARY, env);
+  p.set_args({"migrate"});
+  p.start();
+  const auto code = p.wait_exit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << p.stderr_text() << p.stdout_text();
+  EXPECT_GT(std::stoi(shared_pg().query(direct, "SELECT count(*) FROM \"user\".schema_migrations")
+                          .at(0)
+                          .at(0)),
+            0);
+}
