@@ -14,6 +14,7 @@ PACKAGES=(
   clang-15 libfuzzer-15-dev  # scripts/fuzz.sh: the libFuzzer targets under ASan + UBSan
   systemd  # systemd-analyze: the unit in deploy/systemd is verified by the tests
   pgbouncer  # the PgBouncer tests (session and transaction pooling) start their own
+  patroni etcd-server etcd-client  # scripts/ha-up.sh and the Patroni test (ctest -L ha)
 )
 
 missing=()
@@ -34,12 +35,16 @@ echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packaged daemons we only want the binaries of (the tests start their own, on free ports):
+# make sure none is left running on machines whose policy lets postinst start it.
+for svc in pgbouncer patroni etcd; do
+  if printf '%s\n' "${missing[@]}" | grep -qx "$svc\|$svc-server"; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done
 # The prometheus package ships a server we only want promtool from: make sure its daemon
 # (started by the package on machines that allow it) is not left running.
-if printf '%s\n' "${missing[@]}" | grep -qx pgbouncer; then
-  $SUDO systemctl disable --now pgbouncer >/dev/null 2>&1 || true
-  $SUDO service pgbouncer stop >/dev/null 2>&1 || true
-fi
 if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
   $SUDO service prometheus stop >/dev/null 2>&1 || true
