@@ -33,7 +33,7 @@
 # bench/run.sh), SCALE_IDS accounts sampled for the hot paths (1000000), SCALE_SWEEP_ITEMS
 # (20000), SCALE_RELAY_EVENTS (50000), SCALE_SHARED_BUFFERS (256MB, as bench/run.sh; on huge
 # pages unless SCALE_HUGEPAGES=0), SCALE_EXPLAIN=0 skips the listing, SCALE_BUILD_DIR
-# (build-release), JOBS (2, ninja), SCALE_QUIET_WAIT (30): seconds each hot-path run may wait
+# (build-release), JOBS (2, ninja), SCALE_QUIET_WAIT (15): seconds each hot-path run may wait
 # for other processes to leave the cores, SCALE_KEEP=1 keeps the work folder (data, logs).
 # Time: ~2-3 min of seeding per million accounts on the 2-core machine, plus ~6 min of
 # measurements (more at 10 M: the listing, the sampling queries).
@@ -58,6 +58,7 @@ shared_buffers=${SCALE_SHARED_BUFFERS:-256MB}
 build=${SCALE_BUILD_DIR:-$root/build-release}
 results=$root/bench/results/scale-$accounts.md
 say() { echo "scale: $(date -u +%H:%M:%S) $*" >&2; }
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 run_start=$(date +%s)
 
 # ---- Packages and build (as bench/run.sh) -------------------------------------------------
@@ -331,6 +332,7 @@ if a.what == "hot":
     log(f"warm-up: account view, {a.duration} s (not reported)")
     b.settle()
     b.wrk("account_view", a.conns)
+    time.sleep(11)  # its last second of buffer counters must not land in the first run
     sat, paced = {}, {}
     for key, label, _ in PATHS:
         sat[key] = r = run(key)
@@ -377,7 +379,7 @@ if a.what == "listing":
     summary = text.split("=== Summary", 1)[1].splitlines()[2:] if "=== Summary" in text else []
     cases = {}
     order = []
-    pat = re.compile(r"^(.{72}) (first|later)\s+(?:(\d+) rows\s+([\d.]+) ms \(plan\s+([\d.]+) ms\)"
+    pat = re.compile(r"^(.*?)\s+(first|later)\s+(?:(\d+) rows\s+([\d.]+) ms \(plan\s+([\d.]+) ms\)"
                      r"\s+((?:hit=\d+)?\s*(?:read=\d+)?\s*(?:dirtied=\d+)?\s*(?:written=\d+)?)\s*(.*)"
                      r"|\(fewer.*)$")
     for line in summary:
@@ -439,7 +441,7 @@ INSERT INTO "user".sanction_active (user_id, sanction_code, reason_code, actor_t
 SELECT user_id, 'game_join_block', 'scale_bench', 'admin', 'scale-bench', now(),
        now() + interval '2 seconds' FROM pick;
 SELECT extract(epoch FROM now() + interval '2 seconds'), (SELECT count(*) FROM pick),
-       "user".rfc3339(now() + interval '2 seconds');
+       (now() + interval '2 seconds')::text;
 COMMIT;
 SELECT extract(epoch FROM clock_timestamp());""")
     lapse, k, lapse_txt = float(out[0][0]), int(out[0][1]), out[0][2]
@@ -463,7 +465,7 @@ SELECT extract(epoch FROM clock_timestamp());""")
     s.close()
     el = t1 - t0
     rec = int(psql("""SELECT count(*) FROM "user".sanction_records
-                       WHERE kind = 'expire' AND actor_id = 'expiry-sweeper'"""))
+                       WHERE kind = 'expire' AND sanction_code = 'game_join_block'"""))
     log(f"sweeper: {k:,} items in {el:.2f} s = {k / el:,.0f} items/s")
     print(f"| sanctions lapsing together | swept in (from the lapse until none is left) | items/s "
           f"| service CPU µs/item | PostgreSQL CPU µs/item | expire records written | other CPU % |\n"
@@ -530,7 +532,7 @@ measure() {
   python3 "$work/measure.py" "$@" --root "$root" --work "$work" --pg-port "$pg_port" \
     --http-port "$http_port" --service-pid "$svc_pid" --redis-port "$redis_port" \
     --redis-password "$redis_password" --duration "$duration" --conns "$conns" \
-    --quiet-wait "${SCALE_QUIET_WAIT:-30}"
+    --quiet-wait "${SCALE_QUIET_WAIT:-15}"
 }
 
 say "sizes"
@@ -566,11 +568,11 @@ cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 wall=$(($(date +%s) - run_start))
 seed_summary=$(grep -E '^(accounts|plan|sanction|limit|size) ' "$work/seed.log" | sed 's/^/    /' || true)
 report=$(cat <<EOF
-# Scale: $(printf "%'d" "$accounts") accounts — $(date -u '+%Y-%m-%d %H:%M UTC')
+# Scale: $(commas "$accounts") accounts — $(date -u '+%Y-%m-%d %H:%M UTC')
 
 - \`bench/scale.sh $accounts\`; commit $commit; Release build; $(nproc) cores ($cpu_model); $(free -g | awk '/^Mem:/ {print $2}') GiB
 - PostgreSQL $(psql_ -At -c 'SHOW server_version') (scripts/servers.sh settings: fsync=off; shared_buffers $(psql_ -At -c 'SHOW shared_buffers'), huge pages $huge, otherwise defaults), Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'); service env as bench/run.sh: defaults + USERSERVICE_POSTGRES_MAX_OPEN_CONNS=$pool, logs at warn, telemetry exporters off (the sweeper run adds USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms)
-- $(printf "%'d" "$accounts") accounts seeded by bench/listing/seed.sh ($(printf "%'d" "$live") live); hot paths draw from a random sample of $(printf "%'d" "$(wc -l <"$work/ids.txt")") live accounts
+- $(commas "$accounts") accounts seeded by bench/listing/seed.sh ($(commas "$live") live); hot paths draw from a random sample of $(commas "$(wc -l <"$work/ids.txt")") live accounts
 - CPU per request: utime + stime from /proc/<pid>/stat — the service process; PostgreSQL = the postmaster and all its children (backends, checkpointer, autovacuum, …; exited ones through the postmaster's children times), over each wrk run (bench/hot/driver.py's CpuMeter); not pg_stat_statements (not loaded). Shared hit / read: pg_stat_database blks_hit / blks_read deltas over the run, per request ("read" = not in shared_buffers: from the OS page cache or disk)
 - whole run $((wall / 60)) min $((wall % 60)) s
 

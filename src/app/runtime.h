@@ -1,5 +1,5 @@
 #pragma once
-// The process runtime: wires the components in the order of runtime.md and runs them
+// The process runtime: wires the components in the order of docs/design.md and runs them
 // until SIGTERM/SIGINT. Each step fails fast with a message naming the step; no
 // listener opens before every dependency check has passed.
 #include <memory>

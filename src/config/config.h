@@ -1,5 +1,5 @@
 #pragma once
-// Every configuration variable of runtime.md and api.md §11, with their defaults.
+// Every configuration variable (docs/design.md groups them; README lists them), with their defaults.
 // Loading validates everything up front: the process either starts with a complete,
 // coherent Config or exits with one line naming the offending variable.
 #include <chrono>
@@ -85,7 +85,7 @@ struct PostgresConfig {
   // Clamped to max_open_conns.
   int max_idle_conns = 20;
   // Queued requests that may share one round trip when every connection is busy; 1: off.
-  // An addition to runtime.md's variables (USERSERVICE_POSTGRES_MAX_BATCH).
+  // An addition to the original variables (USERSERVICE_POSTGRES_MAX_BATCH).
   int max_batch = 16;
   Duration conn_max_lifetime = 30min;
   // USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME: an idle connection is closed after this long

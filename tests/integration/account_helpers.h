@@ -1,7 +1,7 @@
 #pragma once
-// Shared helpers of the black-box account-route tests (api.md §2–§6, §8; issue 3). They talk
+// Shared helpers of the black-box account-route tests (docs/api.md §2–§6, §8). They talk
 // to the real binary over HTTP and look at PostgreSQL only where the contract is about what
-// was written (events, row counts) or where a later issue's command is not there yet
+// was written (events, row counts) or where no route writes the state a test needs
 // (sanctions and limits are seeded with plain SQL).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -197,7 +197,7 @@ inline std::string str(const boost::json::value& v, std::string_view key) {
   return std::string(it->value().as_string());
 }
 
-// The account view of api.md §4 (and the issue-3 contract): shapes and types, not values.
+// The account view of docs/api.md §4: shapes and types, not values.
 inline void expect_account_view_shape(const boost::json::value& v) {
   SCOPED_TRACE(json_str(v));
   const auto& a = field(v, "account");
@@ -516,7 +516,7 @@ inline long count_accounts_with_email(const RunningService& s, const std::string
           .at(0));
 }
 
-// Seeds an active sanction row (the sanction commands come in a later issue). `expires_at_sql`
+// Seeds an active sanction row. `expires_at_sql`
 // is an SQL expression, e.g. "NULL", "now() + interval '1 hour'", "now() - interval '1 minute'".
 inline void seed_sanction(const RunningService& s, const std::string& user_id,
                           const std::string& code, const std::string& expires_at_sql = "NULL",

@@ -1,4 +1,4 @@
-// Trusted admin routes of issue 3 (api.md §8): soft delete, blocked emails, the three lookups.
+// Trusted admin routes (docs/api.md §8): soft delete, blocked emails, the three lookups.
 #include "integration/account_helpers.h"
 
 using namespace userservice::testing;

@@ -1,5 +1,5 @@
 // Auth / Session routes (api.md §3): resolution by email, ensure-by-email, exists; the block
-// precedence shared by resolution and ensure (issue-3 contract).
+// precedence shared by resolution and ensure (docs/api.md).
 #include <latch>
 #include <set>
 #include <thread>

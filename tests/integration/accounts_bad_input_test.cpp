@@ -1,4 +1,4 @@
-// Bad input on every issue-3 route: bodies that are not one JSON object, invalid JSON, unknown
+// Bad input on every account route: bodies that are not one JSON object, invalid JSON, unknown
 // fields, wrong types, nulls, missing fields, wrong content types, oversize bodies, hostile path
 // segments and percent-encoding tricks. Each must be a 4xx with the contract's code, never a 5xx,
 // and must write nothing (row counts of accounts, outbox and blocked emails, and a fingerprint
@@ -56,7 +56,7 @@ class AccountsBadInput : public ::testing::Test {
   static RunningService* service_;
   static Account* victim_;
 
-  // Every issue-3 route that takes a body, with a body it would accept.
+  // Every account route that takes a body, with a body it would accept.
   std::vector<Route> body_routes() const {
     const std::string& id = victim_->user_id;
     boost::json::object admin_body{{"reason_code", "bad_input_test"}, {"actor", actor()}};

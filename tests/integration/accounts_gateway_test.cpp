@@ -1,5 +1,5 @@
 // Edge Gateway and Geo routes (api.md §4, §5): the account view, profile and settings patches,
-// the declared country; their events and the no-op rules of the issue-3 contract.
+// the declared country; their events and the no-op rules of docs/api.md.
 #include <latch>
 #include <thread>
 

@@ -1,5 +1,5 @@
 // Game Lobby routes (api.md §6): eligibility (single and batch) and profiles:batch, with the
-// ordering, duplicate and not_found rules and the 1–100 bounds of the issue-3 contract.
+// ordering, duplicate and not_found rules and the 1–100 bounds of docs/api.md.
 #include <set>
 
 #include "integration/account_helpers.h"

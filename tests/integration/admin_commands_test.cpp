@@ -1,4 +1,4 @@
-// Issue 4: admin commands on entitlements, sanctions and limits (api.md §8), their history
+// Admin commands on entitlements, sanctions and limits (api.md §8), their history
 // routes, events and conflicts, including concurrent conflicting commands on one user.
 #include <latch>
 #include <mutex>

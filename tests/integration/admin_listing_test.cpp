@@ -1,4 +1,4 @@
-// Issue 6: the admin listing (api.md §8 "Listing"): every filter and combinations, effective
+// The admin listing (api.md §8 "Listing"): every filter and combinations, effective
 // state (expired-but-unswept items do not match), soft-deleted accounts, keyset pages with
 // ties and with concurrent inserts, page tokens bound to the filter set, bad parameters, and
 // routing to USERSERVICE_POSTGRES_REPLICA_DSNS.

@@ -1,4 +1,4 @@
-// Issue 5: the outbox relay (api.md §10). Events written through the HTTP API reach the two
+// The outbox relay (api.md §10). Events written through the HTTP API reach the two
 // Redis streams with the fields of §10, at least once, in commit order per user; they survive
 // a Redis outage, SIGKILL of the service and several instances relaying at once; published rows
 // leave the outbox; MAXLEN ~ trims the streams. Everything runs against real servers.

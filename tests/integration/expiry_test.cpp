@@ -1,4 +1,4 @@
-// Issue 4: expiry (api.md §4, §9). Reads are correct at the moment of the read before any
+// Expiry (api.md §4, §9). Reads are correct at the moment of the read before any
 // sweep; a command on a lapsed item expires it first; the sweeper repairs the stored state,
 // writes one `expire` record and its events per expiry — also with three instances sweeping
 // one database, with commands racing it, and across a PostgreSQL restart.

@@ -1,4 +1,4 @@
-// GET /metrics on the admin listener (runtime.md "Listeners"): the exposition must be valid
+// GET /metrics on the admin listener (docs/design.md, "The process"): the exposition must be valid
 // Prometheus text format 0.0.4 under a strict parser, and under `promtool check metrics` (which
 // adds its lint rules) when promtool is installed.
 #include <stdio.h>

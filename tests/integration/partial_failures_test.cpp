@@ -21,7 +21,7 @@ long limit_records(const RunningService& s, const std::string& user_id) {
   return count(s, R"(SELECT count(*) FROM "user".limit_records WHERE user_id = ')" + user_id + "'");
 }
 
-// The issue's reproduction: a pool of one, a row lock held by another session, twelve
+// The reproduction of batching's worst case: a pool of one, a row lock held by another session, twelve
 // concurrent admin limits/set commands (one per user, one of them the locked user). The
 // commands queue and share round trips. Every 200 must have committed exactly one record;
 // every other answer must have committed none; only the locked user's command fails.

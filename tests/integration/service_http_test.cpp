@@ -1,4 +1,4 @@
-// Listener behaviour of the real binary (api.md §1, runtime.md "Listeners"), and the
+// Listener behaviour of the real binary (api.md §1, docs/design.md "The process"), and the
 // database path under outages and slowness.
 #include <boost/json.hpp>
 

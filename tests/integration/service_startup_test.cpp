@@ -1,4 +1,4 @@
-// The process as runtime.md describes it: configuration errors, fail-fast wiring,
+// The process as docs/design.md describes it: configuration errors, fail-fast wiring,
 // migrations, and what the listeners do before any business route is involved.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -157,7 +157,7 @@ TEST(Startup, AppliesMigrationsAndServes) {
   auto versions = s.sql(R"(SELECT version FROM "user".schema_migrations ORDER BY version)");
   ASSERT_FALSE(versions.empty());
   EXPECT_EQ(versions[0][0], "1");
-  // Every table of runtime.md exists.
+  // Every table of docs/design.md exists.
   for (const char* table : {"accounts", "blocked_emails", "entitlement_records", "entitlement_snapshots",
                             "sanction_records", "sanction_active", "limit_records", "limit_active",
                             "event_outbox"}) {

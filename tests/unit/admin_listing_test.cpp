@@ -1,4 +1,4 @@
-// The pure parts of the admin listing (issue 6): query-parameter parsing, the filter scope
+// The pure parts of the admin listing: query-parameter parsing, the filter scope
 // page tokens are bound to, the keyset cursor codec, and the generated SQL statements —
 // including the copies in bench/listing/sql that bench/listing/explain.sh runs, which must
 // be exactly what the service sends.
