@@ -5,8 +5,8 @@
 // answer is a success, 503 or 504 within the deadline, no acknowledged write and no event is
 // lost, and per-user event order holds. The write-unavailability window of each is printed.
 //
-// Its own ctest entry, `ha_patroni` (label `ha`): `ctest -L ha` runs it alone, `ctest -LE ha`
-// skips it. CI runs it (about 40 s).
+// ctest entry `integration.ha_patroni`, with the label `ha`: `ctest -L ha` runs it alone,
+// `ctest -LE ha` skips it. CI runs it (about 35 s).
 #include <libpq-fe.h>
 #include <unistd.h>
 
