@@ -176,6 +176,7 @@ asio::awaitable<void> Runtime::Impl::start() {
                                  .operation_timeout = cfg.postgres.operation_timeout,
                                  .name = name,
                                  .max_batch = cfg.postgres.max_batch,
+                                 .coalesce_reads = cfg.postgres.coalesce_reads,
                                  .transaction_pooling =
                                      cfg.postgres.pooling == config::Pooling::transaction};
   };

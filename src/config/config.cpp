@@ -436,6 +436,7 @@ Config load(const Getenv& getenv) {
   r.duration("USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME", c.postgres.conn_max_idle_time, 720h,
              /*allow_zero=*/true);
   r.integer("USERSERVICE_POSTGRES_MAX_BATCH", c.postgres.max_batch, 1, 1000);
+  r.boolean("USERSERVICE_POSTGRES_COALESCE_READS", c.postgres.coalesce_reads);
 
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
   r.duration("USERSERVICE_OUTBOX_LEADER_TIMEOUT", c.outbox_leader_timeout, 10min);

@@ -87,6 +87,9 @@ struct PostgresConfig {
   // Queued requests that may share one round trip when every connection is busy; 1: off.
   // An addition to the original variables (USERSERVICE_POSTGRES_MAX_BATCH).
   int max_batch = 16;
+  // USERSERVICE_POSTGRES_COALESCE_READS: with every connection busy, queued one-key reads of
+  // one kind share one set-based statement (PoolOptions::coalesce_reads).
+  bool coalesce_reads = true;
   Duration conn_max_lifetime = 30min;
   // USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME: an idle connection is closed after this long
   // (Go's SetConnMaxIdleTime); 0 = never.

@@ -73,6 +73,13 @@ boost::asio::awaitable<EnsureResult> AccountService::ensure_by_email(
   std::string email = domain::require_valid_email(raw_email);
   if (reg.preferred_language) domain::require_valid_language(*reg.preferred_language);
   if (reg.time_zone) domain::require_valid_time_zone(*reg.time_zone);
+  // On the login path the account usually exists: one read answers that (a read that
+  // coalescing can share with other callers), and only a free email costs the write.
+  {
+    EmailFacts facts = co_await store_.email_facts(ctx, email);
+    Resolution res = resolve(facts, now_());
+    if (res.kind != Resolution::Kind::creatable) co_return EnsureResult{false, std::move(res)};
+  }
   for (int attempt = 0; attempt < kMintAttempts; ++attempt) {
     const domain::TimePoint now = now_();
     NewAccount account{domain::mint_user_id(now, random_),

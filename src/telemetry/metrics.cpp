@@ -210,6 +210,12 @@ struct Metrics::Impl {
           .Name("userservice_db_pool_batched_calls_total")
           .Help("Callers served by those batched round trips, by pool.")
           .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& db_coalesced =
+      prometheus::BuildHistogram()
+          .Name("userservice_db_coalesced_requests")
+          .Help("Requests served by one coalesced read (the set form of a one-key read run "
+                "once for the queued callers of its kind), by the single statement's name.")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& sweeps =
       prometheus::BuildCounter()
           .Name("userservice_expiry_sweeps_total")
@@ -378,6 +384,12 @@ void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
         {{"statement", std::string(statement)}, {"outcome", std::string(outcome)}},
         latency_buckets());
   })->Observe(seconds);
+}
+
+void Metrics::db_coalesced(std::string_view statement, int requests) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{2, 4, 8, 16, 32, 64};
+  impl_->db_coalesced.Add({{"statement", std::string(statement)}}, kBuckets)
+      .Observe(static_cast<double>(requests));
 }
 
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {

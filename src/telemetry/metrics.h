@@ -38,6 +38,8 @@ class Metrics {
 
   // Database statements, by statement name.
   void db_query(std::string_view statement, double seconds, bool ok);
+  // One coalesced execution of `statement`'s set form, serving `requests` callers.
+  void db_coalesced(std::string_view statement, int requests);
 
   // A connection pool's state, copied in by a refresher, exported as Go's otelsql exports
   // sql.DBStats (db.sql.connection.*: names, the status values idle/inuse, wait duration in

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <functional>
+#include <map>
 #include <ostream>
 #include <thread>
 #include <optional>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -63,6 +66,18 @@ constexpr Statement kWrite{"test_write", "INSERT INTO items (id, label) VALUES (
                            userservice::postgres::Access::write};
 constexpr Statement kRelabel{"test_relabel", "UPDATE items SET label = $2 WHERE id = $1::int",
                              userservice::postgres::Access::write};
+
+// A coalescible read (Statement::coalesced) and its set form; the key is column 1. The slow
+// set form takes 300 ms, the single statement none.
+constexpr Statement kLabelsMany{"test_labels_many",
+                                "SELECT id, label FROM items WHERE label = ANY($1::text[])"};
+constexpr Statement kLabel{"test_label", "SELECT id, label FROM items WHERE label = $1",
+                           userservice::postgres::Access::read, false, &kLabelsMany, 1};
+constexpr Statement kSlowLabelsMany{
+    "test_slow_labels_many",
+    "SELECT id, label FROM items, pg_sleep(0.3) WHERE label = ANY($1::text[])"};
+constexpr Statement kSlowLabel{"test_slow_label", "SELECT id, label FROM items WHERE label = $1",
+                               userservice::postgres::Access::read, false, &kSlowLabelsMany, 1};
 
 // ASSERT_* returns from the function, which a coroutine cannot do.
 #define CO_ASSERT_TRUE(cond)                     \
@@ -1035,3 +1050,139 @@ TEST(PostgresPoolRestartTest, ReconnectsAfterServerRestart) {
 }
 
 }  // namespace
+
+// ---- Read coalescing -------------------------------------------------------------------
+
+namespace {
+
+// A result as sorted "id|label" rows ("<null>" for NULL), plus its column count.
+std::string rows_of(const Result& r) {
+  std::vector<std::string> rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    rows.push_back(std::string(r.get(i, 0)) + "|" +
+                   (r.is_null(i, 1) ? "<null>" : std::string(r.get(i, 1))));
+  }
+  std::sort(rows.begin(), rows.end());
+  std::string out = std::to_string(r.columns()) + ":";
+  for (const auto& row : rows) out += row + ";";
+  return out;
+}
+
+}  // namespace
+
+TEST_F(PostgresPoolTest, CoalescedReadsAnswerEachCallerWhatItsOwnStatementReturns) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  // Keys an array literal must quote and escape, a label two rows share, unknown keys, the
+  // empty string and the text NULL (a string, not SQL NULL).
+  const std::vector<std::string> keys = {"a",         "dup",   "quote\"d", "back\\slash",
+                                         "comma,{x}", "sp ace", "",          "NULL",
+                                         "unknown",   "b",     "nope"};
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    int id = 1;
+    for (const auto& label : {"a", "dup", "dup", "quote\"d", "back\\slash", "comma,{x}", "sp ace",
+                              "", "NULL", "b"}) {
+      co_await pool.query(kInsert, {std::to_string(id++), std::string(label)}, Clock::now() + 5s);
+    }
+    // What each key's own statement returns, run alone (nothing queued, nothing coalesced).
+    std::map<std::string, std::string> expected;
+    for (const auto& k : keys) expected[k] = rows_of(co_await pool.query(kLabel, {k}, Clock::now() + 5s));
+    EXPECT_EQ(pool.stats().coalesced, 0u);
+    EXPECT_EQ(expected["dup"], "2:2|dup;3|dup;");
+    EXPECT_EQ(expected["unknown"], "2:");
+
+    // 40 queued callers of the read, and some others between them, on the one connection.
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    constexpr int kCallers = 44;
+    int finished = 0;
+    std::vector<std::string> got(kCallers);
+    spawn_counted(
+        ex, kCallers,
+        [&](int i) -> asio::awaitable<void> {
+          if (i % 11 == 5) {  // not coalescible: runs in a segment of its own
+            Result r = co_await pool.query(kEcho, {"x", std::to_string(i)}, Clock::now() + 5s);
+            got[i] = std::string(r.get(0, 1));
+          } else {
+            got[i] = rows_of(co_await pool.query(kLabel, {keys[i % keys.size()]}, Clock::now() + 5s));
+          }
+        },
+        finished);
+    co_await sleep_for(50ms);
+    lease.release();
+    co_await until_finished(finished, kCallers);
+    for (int i = 0; i < kCallers; ++i) {
+      const std::string want =
+          i % 11 == 5 ? std::to_string(i + 1) : expected[keys[i % keys.size()]];
+      EXPECT_EQ(got[i], want) << "caller " << i << " key " << keys[i % keys.size()];
+    }
+    EXPECT_EQ(pool.stats().coalesced, 1u);
+    EXPECT_EQ(pool.stats().coalesced_calls, 40u);
+  });
+}
+
+TEST_F(PostgresPoolTest, ACoalescedCallerKeepsItsOwnDeadlineAndCancellation) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    co_await pool.query(kInsert, {"1", "k"}, Clock::now() + 5s);
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    // Four callers of a read whose set form takes 300 ms: one with a 150 ms deadline, one
+    // cancelled after 100 ms, two that wait.
+    std::vector<std::string> outcome(4);
+    int finished = 0;
+    asio::cancellation_signal cancel;
+    // Parameters, not captures: a coroutine's frame copies its parameters, while captures
+    // live in the lambda object, gone at the end of this loop's iteration.
+    auto body = [&](int i, Clock::time_point deadline) -> asio::awaitable<void> {
+        try {
+          Result r = co_await pool.query(kSlowLabel, {"k"}, deadline);
+          outcome[i] = rows_of(r);
+        } catch (const Error& e) {
+          outcome[i] = std::string(userservice::domain::to_string(e.code()));
+        } catch (const boost::system::system_error& e) {
+          outcome[i] = e.code() == asio::error::operation_aborted ? "cancelled" : e.what();
+        }
+        ++finished;
+    };
+    for (int i = 0; i < 4; ++i) {
+      const auto deadline = Clock::now() + (i == 0 ? 150ms : 5s);
+      if (i == 1) {
+        asio::co_spawn(ex, body(i, deadline),
+                       asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+      } else {
+        asio::co_spawn(ex, body(i, deadline), asio::detached);
+      }
+    }
+    co_await sleep_for(20ms);
+    lease.release();
+    co_await sleep_for(100ms);
+    cancel.emit(asio::cancellation_type::terminal);
+    co_await until_finished(finished, 4);
+    EXPECT_EQ(outcome[0], "deadline_exceeded");
+    EXPECT_EQ(outcome[1], "cancelled");
+    EXPECT_EQ(outcome[2], "2:1|k;");
+    EXPECT_EQ(outcome[3], "2:1|k;");
+    EXPECT_EQ(pool.stats().coalesced_calls, 4u);
+    EXPECT_EQ((co_await pool.query(kLabel, {"k"}, Clock::now() + 5s)).rows(), 1);  // usable
+  });
+}
+
+TEST_F(PostgresPoolTest, CoalescingCanBeTurnedOff) {
+  PoolOptions o = options(1);
+  o.coalesce_reads = false;
+  Pool pool(io_.get_executor(), o, log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto lease = co_await pool.acquire(Clock::now() + 5s);
+    int finished = 0;
+    spawn_counted(
+        ex, 5,
+        [&](int) -> asio::awaitable<void> { co_await pool.query(kLabel, {"a"}, Clock::now() + 5s); },
+        finished);
+    co_await sleep_for(20ms);
+    lease.release();
+    co_await until_finished(finished, 5);
+    EXPECT_EQ(pool.stats().coalesced, 0u);
+    EXPECT_GE(pool.stats().batches, 1u);  // still batched: one round trip, five executions
+  });
+}

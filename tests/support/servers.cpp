@@ -292,7 +292,15 @@ void PgServer::promote() {
 bool PgServer::in_recovery() { return query(dsn(), "SELECT pg_is_in_recovery()").at(0).at(0) == "t"; }
 
 bool PgServer::wait_caught_up(PgServer& primary, std::chrono::milliseconds timeout) {
-  const std::string lsn = primary.query(primary.dsn(), "SELECT pg_current_wal_lsn()").at(0).at(0);
+  // The insert position, not pg_current_wal_lsn() (the write position): with the test
+  // clusters' synchronous_commit=off a commit is acknowledged before the WAL writer has written
+  // it, so the write position can still be behind a commit the test already saw. Then one
+  // locally synchronous commit with an xid: WAL past that position exists and is flushed, so
+  // the standby can replay past it even when nothing else is written (the insert position may
+  // point just past a page header).
+  const std::string lsn =
+      primary.query(primary.dsn(), "SELECT pg_current_wal_insert_lsn()").at(0).at(0);
+  primary.query(primary.dsn(), "SET synchronous_commit = local; SELECT txid_current()");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (query(dsn(), "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn").at(0).at(0) ==

@@ -50,7 +50,8 @@ class PgServer {
   // True while the server is a standby (pg_is_in_recovery()).
   bool in_recovery();
   // Blocks until the standby has replayed everything `primary` had written when this was
-  // called (pg_current_wal_lsn on the primary <= pg_last_wal_replay_lsn here); false on timeout.
+  // called (pg_current_wal_insert_lsn on the primary <= pg_last_wal_replay_lsn here); false on
+  // timeout.
   bool wait_caught_up(PgServer& primary, std::chrono::milliseconds timeout);
   void start();  // start again on the SAME port and data dir; no-op when running
   bool running() const;

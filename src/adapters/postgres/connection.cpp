@@ -468,21 +468,28 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       const std::chrono::duration<double> secs = Clock::now() - started;
       seg.instr.metrics->db_query(st.name, secs.count(), ok);
     }
-    if (seg.instr.tracer != nullptr && seg.instr.ctx != nullptr &&
-        seg.instr.tracer->recording(*seg.instr.ctx)) {
+    if (seg.instr.tracer == nullptr) return;
+    const auto span_for = [&](const RequestContext* ctx) {
+      if (ctx == nullptr || !seg.instr.tracer->recording(*ctx)) return;
       // One client span per statement, all starting when the pipeline was sent: they share
       // one round trip, and each ends when its own result has been read.
       telemetry::SpanData span =
-          seg.instr.tracer->child_of(*seg.instr.ctx, st.name, telemetry::SpanKind::client);
+          seg.instr.tracer->child_of(*ctx, st.name, telemetry::SpanKind::client);
       span.start_unix_nano = started_unix;
       span.attributes.push_back({"db.system", std::string("postgresql")});
       span.attributes.push_back({"db.operation.name", std::string(st.name)});
       span.attributes.push_back({"db.pool.name", std::string(seg.instr.pool_name)});
       span.attributes.push_back(
           {"db.operation.batch.size", static_cast<std::int64_t>(seg.queries.size())});
+      if (!seg.instr.also.empty()) {
+        span.attributes.push_back({"userservice.db.coalesced_requests",
+                                   static_cast<std::int64_t>(seg.instr.also.size() + 1)});
+      }
       if (!ok) span.status = telemetry::SpanStatus::error;
       seg.instr.tracer->end(std::move(span));
-    }
+    };
+    span_for(seg.instr.ctx);
+    for (const RequestContext* other : seg.instr.also) span_for(other);
   };
   // Segments [0, finished) have their final outcome and were told so.
   std::size_t finished = 0;

@@ -38,6 +38,8 @@ struct Instrumentation {
   const telemetry::Tracer* tracer = nullptr;
   const RequestContext* ctx = nullptr;
   std::string_view pool_name;
+  // A coalesced read serves several callers: each of these gets the same client span too.
+  std::span<const RequestContext* const> also;
 };
 
 // When one operation must end, and which error its expiry means: the request deadline

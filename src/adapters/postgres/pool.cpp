@@ -15,6 +15,7 @@
 #include "adapters/postgres/connection.h"
 #include "domain/error.h"
 #include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 namespace userservice::postgres {
 
@@ -58,6 +59,16 @@ struct Waiter {
   std::vector<Query> queries;
   Clock::time_point deadline{};
   std::optional<RequestContext> ctx;  // copy, for spans and logs
+
+  // The read this caller could share with others of its kind: its one statement, when that
+  // has a set form and its one parameter is not NULL; else null.
+  const Statement* coalescible() const noexcept {
+    if (!job || queries.size() != 1) return nullptr;
+    const Query& q = queries.front();
+    if (q.statement == nullptr || q.statement->coalesced == nullptr) return nullptr;
+    if (q.params.size() != 1 || !q.params.values().front()) return nullptr;
+    return q.statement;
+  }
   bool in_batch = false;
   Clock::time_point batched_at{};  // end of its wait for a connection
   bool done = false;               // results or error are set
@@ -122,6 +133,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     return !waiters.empty() || (idle.empty() && open >= opts.max_open);
   }
   void start_batch(std::shared_ptr<Connection> c) noexcept;
+  void fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch, Clock::time_point now);
   static asio::awaitable<void> run_batch(std::shared_ptr<PoolState> self,
                                          std::shared_ptr<Connection> c,
                                          std::vector<std::shared_ptr<Waiter>> batch);
@@ -154,6 +166,8 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;
   std::uint64_t batched_calls = 0;
+  std::uint64_t coalesced = 0;
+  std::uint64_t coalesced_calls = 0;
   // Statements held prepared across this pool's open connections (Connection keeps it).
   std::shared_ptr<std::int64_t> prepared_total = std::make_shared<std::int64_t>(0);
 };
@@ -263,7 +277,8 @@ void PoolState::release(std::shared_ptr<Connection> c) noexcept {
     ++closed_max_lifetime;
     return drop(c, "max lifetime");
   }
-  if (waiters.size() >= 2 && waiters[0]->job && waiters[1]->job && opts.max_batch > 1) {
+  if (waiters.size() >= 2 && waiters[0]->job && waiters[1]->job &&
+      (opts.max_batch > 1 || (opts.coalesce_reads && waiters[0]->coalescible()))) {
     return start_batch(std::move(c));
   }
   if (!waiters.empty()) {
@@ -336,7 +351,8 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
   // them one after another on one backend while the other connections come back to an
   // empty queue.
   const int queued = static_cast<int>(waiters.size());
-  const int share = std::clamp((queued + opts.max_open - 1) / opts.max_open, 2, opts.max_batch);
+  const int share = std::clamp((queued + opts.max_open - 1) / opts.max_open,
+                               std::min(2, opts.max_batch), opts.max_batch);
   std::vector<std::shared_ptr<Waiter>> batch;
   try {
     batch.reserve(static_cast<std::size_t>(share));
@@ -356,6 +372,7 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
       batch.push_back(std::move(w));
     }
     if (batch.empty()) return release(std::move(c));
+    if (opts.coalesce_reads) fold_in_same_kind(batch, now);
     ++batches;
     batched_calls += batch.size();
     asio::co_spawn(ex, run_batch(shared_from_this(), std::move(c), std::move(batch)),
@@ -371,6 +388,88 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
   }
 }
 
+// Read coalescing: a batch that holds a coalescible read also takes every other queued
+// caller of the same kind (up to max_coalesce per kind), wherever it waits in the queue. They
+// cost one execution together, so taking them now never delays anyone: the callers they
+// overtake wait for the next connection exactly as long as before.
+void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
+                                  Clock::time_point now) {
+  std::vector<std::pair<const Statement*, int>> kinds;  // kind -> callers in the batch
+  for (const auto& w : batch) {
+    if (const Statement* k = w->coalescible()) {
+      auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+      if (it == kinds.end()) {
+        kinds.emplace_back(k, 1);
+      } else {
+        ++it->second;
+      }
+    }
+  }
+  if (kinds.empty()) return;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    Waiter& w = **it;
+    const Statement* k = w.coalescible();
+    auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+    if (k == nullptr || kind == kinds.end() || kind->second >= opts.max_coalesce ||
+        w.deadline <= now) {
+      ++it;
+      continue;
+    }
+    ++kind->second;
+    w.queued = false;
+    w.in_batch = true;
+    w.batched_at = now;
+    batch.push_back(std::move(*it));
+    it = waiters.erase(it);
+  }
+}
+
+namespace {
+
+// `keys` as a PostgreSQL array literal: every element quoted, `"` and `\` escaped.
+std::string array_literal(const std::vector<std::string_view>& keys) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char ch : keys[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// The rows of `all` whose column `key_col` equals `key`, as a result of their own (same
+// columns): what the single statement would have returned for that key.
+Result rows_for(const PGresult* all, int key_col, std::string_view key) {
+  PGresult* own = PQcopyResult(all, PG_COPYRES_ATTRS);
+  if (own == nullptr) throw std::bad_alloc();
+  Result out(own);
+  const int columns = PQnfields(all);
+  int n = 0;
+  for (int row = 0; row < PQntuples(all); ++row) {
+    if (PQgetisnull(all, row, key_col) ||
+        std::string_view(PQgetvalue(all, row, key_col),
+                         static_cast<std::size_t>(PQgetlength(all, row, key_col))) != key) {
+      continue;
+    }
+    for (int col = 0; col < columns; ++col) {
+      const bool null = PQgetisnull(all, row, col);
+      if (PQsetvalue(own, n, col, null ? nullptr : PQgetvalue(all, row, col),
+                     null ? -1 : PQgetlength(all, row, col)) == 0) {
+        throw std::bad_alloc();
+      }
+    }
+    ++n;
+  }
+  return out;
+}
+
+}  // namespace
+
 asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
                                            std::shared_ptr<Connection> c,
                                            std::vector<std::shared_ptr<Waiter>> batch) {
@@ -385,21 +484,93 @@ asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
     w.done = true;
     w.timer.cancel();
   };
+  // Callers of one coalescible kind (two or more) share one segment running the set form;
+  // everyone else gets a segment of their own, in queue order.
+  struct Group {
+    std::vector<Waiter*> callers;
+    std::vector<Query> query;                     // the set form, with the distinct keys
+    std::vector<const RequestContext*> contexts;  // callers after the first, for their spans
+  };
+  std::vector<Group> groups;
+  groups.reserve(batch.size());
+  {
+    std::vector<std::pair<const Statement*, std::size_t>> kinds;  // kind -> index in groups
+    for (auto& w : batch) {
+      const Statement* k = self->opts.coalesce_reads ? w->coalescible() : nullptr;
+      std::size_t n = 0;
+      for (auto& other : batch) n += k != nullptr && other->coalescible() == k;
+      if (n < 2) {
+        groups.push_back(Group{{w.get()}, {}, {}});
+        continue;
+      }
+      auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+      if (it == kinds.end()) {
+        kinds.emplace_back(k, groups.size());
+        groups.push_back(Group{{w.get()}, {}, {}});
+      } else {
+        groups[it->second].callers.push_back(w.get());
+      }
+    }
+  }
   std::vector<Segment> segments;
-  segments.reserve(batch.size());
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    Waiter& w = *batch[k];
-    Segment seg{w.queries,
-                Instrumentation{self->metrics, self->tracer, w.ctx ? &*w.ctx : nullptr,
-                                self->opts.name},
-                w.deadline};
+  segments.reserve(groups.size());
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    Group& group = groups[g];
+    Waiter& first = *group.callers.front();
+    std::span<const Query> queries = first.queries;
+    Clock::time_point deadline = first.deadline;
+    if (group.callers.size() > 1) {
+      const Statement& single = *first.queries.front().statement;
+      std::vector<std::string_view> keys;
+      for (Waiter* w : group.callers) {
+        const std::string& key = *w->queries.front().params.values().front();
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+        if (w != &first) group.contexts.push_back(w->ctx ? &*w->ctx : nullptr);
+        deadline = std::max(deadline, w->deadline);
+      }
+      group.query.push_back(Query{single.coalesced, Params{array_literal(keys)}});
+      queries = group.query;
+      ++self->coalesced;
+      self->coalesced_calls += group.callers.size();
+      if (self->metrics != nullptr) {
+        self->metrics->db_coalesced(single.name, static_cast<int>(group.callers.size()));
+      }
+    }
+    Segment seg{queries,
+                Instrumentation{self->metrics, self->tracer, first.ctx ? &*first.ctx : nullptr,
+                                self->opts.name, group.contexts},
+                deadline};
     // Behind another caller's transaction, a write could reach the server after its caller
     // gave up: the guard rolls it back then instead of letting it commit unseen.
-    seg.guard = self->opts.deadline_guard && k > 0 && seg.writes();
+    seg.guard = self->opts.deadline_guard && g > 0 && seg.writes();
     segments.push_back(std::move(seg));
   }
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    segments[k].on_done = [&answer, &w = *batch[k], &seg = segments[k]] { answer(w, seg); };
+  // Each caller of a shared segment gets its own rows: the single statement's answer for its
+  // key (none: the single statement would have found none either).
+  const auto answer_group = [&answer](Group& group, Segment& seg) {
+    if (group.callers.size() == 1) return answer(*group.callers.front(), seg);
+    const Statement& single = *group.callers.front()->queries.front().statement;
+    for (Waiter* w : group.callers) {
+      if (w->done) continue;
+      w->error = seg.error;
+      if (!w->error) {
+        try {
+          const auto& key = *w->queries.front().params.values().front();
+          std::vector<Result> own;
+          own.push_back(rows_for(seg.results.at(0).raw(), single.coalesced_key, key));
+          w->results = std::move(own);
+        } catch (...) {
+          w->error = std::current_exception();
+        }
+      }
+      w->done = true;
+      w->timer.cancel();
+    }
+  };
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    segments[g].on_done = [&answer_group, &group = groups[g], &seg = segments[g]] {
+      answer_group(group, seg);
+    };
   }
   try {
     co_await c->run_batch(segments, Budget{self->opts.operation_timeout, false});
@@ -644,6 +815,8 @@ PoolStats Pool::stats() const {
   out.closed_max_lifetime = s.closed_max_lifetime;
   out.batches = s.batches;
   out.batched_calls = s.batched_calls;
+  out.coalesced = s.coalesced;
+  out.coalesced_calls = s.coalesced_calls;
   out.prepared_statements = *s.prepared_total;
   return out;
 }

@@ -57,6 +57,13 @@ struct Statement {
   // for SQL generated in many shapes (the admin listing's filter combinations), whose
   // prepared copies on every pooled connection would otherwise grow without bound.
   bool one_shot = false;
+  // Read coalescing (PoolOptions::coalesce_reads): the set form of a read with one key
+  // parameter. Run with `$1::text[]` of distinct keys, it returns the rows this statement
+  // would return for each key, with the same columns in the same order, plus (anywhere) a
+  // column holding the key as given: column `coalesced_key`. Each caller then gets the rows
+  // whose key column equals its own key.
+  const Statement* coalesced = nullptr;
+  int coalesced_key = -1;
 };
 
 // A text-format parameter; nullopt is SQL NULL.
@@ -110,6 +117,7 @@ class Result {
   int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
   explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
   int column(std::string_view name) const;  // column index by name, -1 when absent
+  const pg_result* raw() const noexcept { return res_; }  // for the adapter's own use
 
  private:
   pg_result* res_ = nullptr;
@@ -151,6 +159,13 @@ struct PoolOptions {
   // queue (up to this many) share the next free connection's round trip, each in its own
   // implicit transaction. 1 turns batching off.
   int max_batch = 16;
+  // With every connection busy, queued single-statement reads of one kind (a Statement with a
+  // `coalesced` form and one non-null parameter) are folded into one execution of the set
+  // form, up to `max_coalesce` callers, each answered with its own rows (docs/architecture.md,
+  // "Read coalescing"). Below saturation nothing changes: a caller with a free connection runs
+  // alone.
+  bool coalesce_reads = true;
+  int max_coalesce = 64;
   // Batched writes queued behind another caller's transaction first call
   // "user".deadline_guard (migrations/0005), so that one the server reaches after its caller's
   // deadline rolls back instead of committing unseen. Needs the migrated schema.
@@ -175,6 +190,8 @@ struct PoolStats {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t batches = 0;        // round trips that carried several callers
   std::uint64_t batched_calls = 0;  // callers served by those
+  std::uint64_t coalesced = 0;        // executions of a coalesced (set-form) read
+  std::uint64_t coalesced_calls = 0;  // callers served by those
   std::int64_t prepared_statements = 0;  // held prepared across the open connections
 };
 

@@ -26,11 +26,37 @@ inline constexpr auto kAccountStateByUserNameSql =
 inline constexpr auto kLiveAccountStatesSql =
     concat(kAccountStateSelect, "WHERE a.user_id = ANY($1::text[]) AND a.deleted_at IS NULL");
 
+// The set forms of the hot one-key reads, for read coalescing (Statement::coalesced): one
+// execution answers every queued caller of a kind; each caller gets the rows of its own key
+// (the key column named last in each pair below).
+inline constexpr auto kAccountStatesByIdsSql =
+    concat(kAccountStateSelect, "WHERE a.user_id = ANY($1::text[])");
+constexpr Statement kAccountStatesByIds{"account_states_by_ids", kAccountStatesByIdsSql.view()};
+
+constexpr Statement kLiveAccountsExist{
+    "live_accounts_exist",
+    R"(SELECT EXISTS (SELECT 1 FROM "user".accounts a
+                        WHERE a.user_id = i.user_id AND a.deleted_at IS NULL), i.user_id
+         FROM unnest($1::text[]) AS i(user_id))"};
+
+constexpr Statement kEmailFactsMany{
+    "email_facts_many",
+    R"(SELECT b.reason_code, a.user_id, a.deleted_at IS NOT NULL,
+              ls.sanction_code IS NOT NULL, "user".epoch_us(ls.expires_at), i.email
+         FROM unnest($1::text[]) AS i(email)
+         LEFT JOIN "user".blocked_emails b ON b.email = i.email
+         LEFT JOIN "user".accounts a ON a.email = i.email
+         LEFT JOIN "user".sanction_active ls
+                ON ls.user_id = a.user_id AND ls.sanction_code = 'login_block')"};
+
 constexpr Statement kLiveAccountExists{
     "live_account_exists",
-    R"(SELECT EXISTS (SELECT 1 FROM "user".accounts WHERE user_id = $1 AND deleted_at IS NULL))"};
+    R"(SELECT EXISTS (SELECT 1 FROM "user".accounts WHERE user_id = $1 AND deleted_at IS NULL))",
+    Access::read, false, &kLiveAccountsExist, 1};
 
-constexpr Statement kAccountStateById{"account_state_by_id", kAccountStateByIdSql.view()};
+// Also the account view's and eligibility's read (deleted accounts are filtered after it).
+constexpr Statement kAccountStateById{"account_state_by_id", kAccountStateByIdSql.view(),
+                                      Access::read, false, &kAccountStatesByIds, 0};
 constexpr Statement kAccountStateByEmail{"account_state_by_email", kAccountStateByEmailSql.view()};
 constexpr Statement kAccountStateByUserName{"account_state_by_user_name",
                                             kAccountStateByUserNameSql.view()};
@@ -50,7 +76,8 @@ constexpr Statement kEmailFacts{
          LEFT JOIN "user".blocked_emails b ON b.email = i.email
          LEFT JOIN "user".accounts a ON a.email = i.email
          LEFT JOIN "user".sanction_active ls
-                ON ls.user_id = a.user_id AND ls.sanction_code = 'login_block')"};
+                ON ls.user_id = a.user_id AND ls.sanction_code = 'login_block')",
+    Access::read, false, &kEmailFactsMany, 5};
 
 // Creates account + free snapshot + user.created unless the email is blocked or any
 // unique key (email, user name, user id) is taken. ON CONFLICT DO NOTHING waits for a
@@ -451,7 +478,9 @@ std::vector<const Statement*> user_store_statements() {
       &kLiveAccountExists,  &kAccountStateById,   &kAccountStateByEmail, &kAccountStateByUserName,
       &kLiveAccountStates,  &kLiveProfiles,       &kEmailFacts,          &kEnsureAccount,
       &kUpdateUserName,     &kUpdateSettings,     &kSetDeclaredCountry,  &kSoftDelete,
-      &kInsertBlockedEmail, &kSelectBlockedEmail, &kDeleteBlockedEmail};
+      &kInsertBlockedEmail, &kSelectBlockedEmail, &kDeleteBlockedEmail,
+      // The set forms read coalescing runs instead of the statements above.
+      &kLiveAccountsExist,  &kAccountStatesByIds, &kEmailFactsMany};
 }
 
 }  // namespace userservice::postgres
