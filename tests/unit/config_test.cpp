@@ -460,3 +460,12 @@ TEST(Config, ReplicaReadsNamesTheAdminReadsThatMayUseReplicas) {
     EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_REPLICA_READS") << bad;
   }
 }
+
+TEST(Config, CoalesceReadsIsOnByDefaultAndABoolean) {
+  Env env;
+  EXPECT_TRUE(env.load().postgres.coalesce_reads);
+  env.vars["USERSERVICE_POSTGRES_COALESCE_READS"] = "false";
+  EXPECT_FALSE(env.load().postgres.coalesce_reads);
+  env.vars["USERSERVICE_POSTGRES_COALESCE_READS"] = "sometimes";
+  EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_COALESCE_READS");
+}
