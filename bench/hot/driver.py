@@ -33,6 +33,9 @@ class HotPath:
     # that fill $1, $2, …; more than one runs as one pipeline (one round trip, one implicit
     # transaction), as the service's Pool::pipeline sends it.
     statements: list = field(default_factory=list)
+    # Statements the request runs first, each in a round trip of its own (ensure's facts read
+    # before it creates).
+    before: list = field(default_factory=list)
 
 
 # Read from src/adapters/http/handlers/*.cpp → src/services/account_service.cpp →
@@ -47,14 +50,27 @@ PATHS = [
             [("live_account_states", ["batch"])]),
     HotPath("resolve_by_email", "resolve by email", "POST /user-resolutions/by-email", "read",
             [("email_facts", ["email"])]),
+    # Ensure reads the email's facts first; an existing account ends there (nothing written),
+    # a new one then runs the insert with the facts read pipelined.
     HotPath("ensure_existing", "ensure by email, existing", "POST /users/ensure-by-email", "write",
-            [("ensure_account", ["email"] + ENSURE), ("email_facts", ["email"])]),
+            [("email_facts", ["email"])]),
     HotPath("ensure_new", "ensure by email, new account", "POST /users/ensure-by-email", "write",
-            [("ensure_account", ["new_email"] + ENSURE), ("email_facts", ["new_email"])]),
+            [("ensure_account", ["new_email"] + ENSURE), ("email_facts", ["new_email"])],
+            before=[("email_facts", ["new_email"])]),
     HotPath("settings_patch", "settings patch", "PATCH /users/{id}/settings", "write",
             [("lock_live_account", ["uid"]),
              ("update_settings", ["uid", "lang", "tz", "now_us", "new_evt", "traceparent"]),
              ("account_state_by_id", ["uid"])]),
+]
+
+# Read coalescing (docs/architecture.md, "Read coalescing"): the set forms the service runs
+# instead of the single reads above when requests queue. Their own pgbench figure, with
+# COALESCED_KEYS distinct random keys per execution, shows where the service's gain comes
+# from: requests/s = tps × keys. (path key, single statement, set form, its parameter kind)
+COALESCED_KEYS = 8
+COALESCED = [
+    ("account_view", "account_state_by_id", "account_states_by_ids", "uid"),
+    ("resolve_by_email", "email_facts", "email_facts_many", "email"),
 ]
 
 # Constant parameters (pgbench -D): the service's defaults for a request without
@@ -148,12 +164,15 @@ def write_scripts(dirname, stmts, live):
         scripts[key] = path
 
     def path_script(p, slots):
-        missing = [n for n, _ in p.statements if n not in stmts]
+        missing = [n for n, _ in p.before + p.statements if n not in stmts]
         if missing:
             fail(f"statements {missing} not printed by userservice --print-statements")
         parts = [header, f"-- {p.key}: {p.route}\n", fetch_block(live, slots)]
         for j in range(1, slots + 1):
             parts.append(("\\if" if j == 1 else "\\elif") + f" :slot = {j}\n")
+            for n, args in p.before:
+                parts.append(f"-- service statement {n} (slot {j}), its own round trip\n" +
+                             to_pgbench(n, stmts[n], [slot_variable(v, j) for v in args]) + "\n")
             body = [f"-- service statement {n} (slot {j})\n" +
                     to_pgbench(n, stmts[n], [slot_variable(v, j) for v in args])
                     for n, args in p.statements]
@@ -173,6 +192,21 @@ def write_scripts(dirname, stmts, live):
     emit("fetch_only_1", header + "-- the parameter fetch alone, every transaction\n" +
          fetch_block(live, 1))
     emit("account_view_1", path_script(PATHS[0], 1))
+    # The coalesced set forms: every transaction fetches COALESCED_KEYS random rows and runs
+    # the set form once over their keys; "fetch_keys" is that fetch alone, for "est.".
+    k = COALESCED_KEYS
+    sets = "".join(f"\\set n{j} random(1, {live})\n" for j in range(1, k + 1))
+    cols = ", ".join(f"p{j}.user_id AS uid_{j}, p{j}.email AS email_{j}" for j in range(1, k + 1))
+    tables = ", ".join(f"bench.params p{j}" for j in range(1, k + 1))
+    where = " AND ".join(f"p{j}.n = :n{j}" for j in range(1, k + 1))
+    fetch = f"{sets}SELECT {cols}\n  FROM {tables}\n WHERE {where} \\gset\n"
+    emit("fetch_keys", header + f"-- {k} random rows' keys, every transaction\n" + fetch)
+    for key, _single, set_form, kind in COALESCED:
+        if set_form not in stmts:
+            fail(f"statement {set_form} not printed by userservice --print-statements")
+        array = "ARRAY[" + ", ".join(f":{kind}_{j}" for j in range(1, k + 1)) + "]::text[]"
+        sql = stmts[set_form].strip().replace("$1::text[]", array).replace("$1", array)
+        emit("coalesced_" + key, header + f"-- {set_form} over {k} keys\n" + fetch + sql + ";\n")
     return scripts
 
 
@@ -554,6 +588,20 @@ def main():
                          f"fetch per {SLOTS} transactions est. {fmt(est8)} tps")
             log(notes[-1])
 
+    # The coalesced statements' own figure, at the first load level.
+    coalesced_rows = []
+    conns = levels[0]
+    if any(p.key == key for p in paths for key, *_ in COALESCED):
+        fk = b.pgbench_paused(scripts["fetch_keys"], conns, write=False)
+        for key, single, set_form, _kind in COALESCED:
+            if not any(p.key == key for p in paths):
+                continue
+            g = b.pgbench_paused(scripts["coalesced_" + key], conns, write=False)
+            est = 1 / (1 / g["tps"] - 1 / fk["tps"]) if g["tps"] < fk["tps"] else NAN
+            coalesced_rows.append((single, set_form, g, est, fk))
+            log(f"[{conns} conns] {set_form} over {COALESCED_KEYS} keys: {fmt(g['tps'])} tps "
+                f"(est. {fmt(est)}), = {fmt(est * COALESCED_KEYS)} requests/s")
+
     if a.idle > 0:
         conns = levels[0]
         for p in paths:
@@ -653,6 +701,19 @@ def main():
              f"{r['p99_us'] / 1000:.2f} | {r['max_us'] / 1000:.2f} | "
              f"{r['non_2xx'] + r['socket_errors']} | {'yes' if r['p99_us'] <= 5000 else 'no'} |"
              for p, c, t, r in paced]
+    if coalesced_rows:
+        footer += [
+            "",
+            f"Coalesced statements (what the service runs for queued reads of one kind): pgbench "
+            f"with {COALESCED_KEYS} distinct random keys per execution, {levels[0]} connections; "
+            "requests/s = est. × keys; the fetch of the keys alone is taken out as above.",
+            "",
+            "| single statement | set form | keys | pgbench tps raw | tps est. | requests/s est. "
+            "| PG CPU µs per request |",
+            "|" + "---|" * 7,
+        ] + [f"| {single} | {set_form} | {COALESCED_KEYS} | {fmt(g['tps'])} | {fmt(est)} | "
+             f"{fmt(est * COALESCED_KEYS)} | {fmt(g['postgres_us'] / COALESCED_KEYS)} |"
+             for single, set_form, g, est, fk in coalesced_rows]
     table = "\n".join(lines + footer)
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
