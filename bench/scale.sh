@@ -10,8 +10,8 @@
 # settings (pool of 6, logs at warn, telemetry exporters off) and measures:
 #   - seed time; rows, heap, index (each index) and total sizes of every table in schema
 #     "user"; the database size;
-#   - hot paths through the service (bench/hot/wrk.lua, driven by bench/hot/driver.py's
-#     Bench.wrk, the same runs as bench/run.sh's): account view, eligibility, resolve by email,
+#   - hot paths through the service (wrk with bench/hot/wrk.lua as bench/run.sh runs it, but
+#     one wrk thread: see wrk() in the helper below): account view, eligibility, resolve by email,
 #     ensure by email of an existing account. Per path a saturated run (req/s, p50/p99) and a
 #     paced run at half that load (p50/p99), each with the CPU per request of the service and
 #     of PostgreSQL (utime + stime from /proc/<pid>/stat of the service, and of the postmaster
@@ -21,8 +21,11 @@
 #   - the admin listing: bench/listing/explain.sh (first page and the page after 1,000
 #     matches of 22 filters), summarised as time and shared hit / read buffers per page;
 #   - the expiry sweeper: SCALE_SWEEP_ITEMS sanctions on random live accounts, inserted in one
-#     transaction and lapsing together 2 s later, swept by a service restarted with
+#     transaction and lapsing together seconds later, swept by a service restarted with
 #     USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms: items/s from the lapse until none is left;
+#     twice: with sanction_active's planner statistics from before the insert (autovacuum off
+#     for the table meanwhile), then with an ANALYZE after it (the sweep statement's plan
+#     depends on them);
 #   - the outbox relay: SCALE_RELAY_EVENTS rows shaped like the service's
 #     user.settings.changed events, inserted into "user".event_outbox in one transaction:
 #     events/s from the commit until the outbox is empty (all of them in Redis).
@@ -33,10 +36,14 @@
 # bench/run.sh), SCALE_IDS accounts sampled for the hot paths (1000000), SCALE_SWEEP_ITEMS
 # (20000), SCALE_RELAY_EVENTS (50000), SCALE_SHARED_BUFFERS (256MB, as bench/run.sh; on huge
 # pages unless SCALE_HUGEPAGES=0), SCALE_EXPLAIN=0 skips the listing, SCALE_BUILD_DIR
-# (build-release), JOBS (2, ninja), SCALE_QUIET_WAIT (15): seconds each hot-path run may wait
-# for other processes to leave the cores, SCALE_KEEP=1 keeps the work folder (data, logs).
-# Time: ~2-3 min of seeding per million accounts on the 2-core machine, plus ~6 min of
-# measurements (more at 10 M: the listing, the sampling queries).
+# (build-release), JOBS (2, ninja), SCALE_BIN: run this userservice binary instead of
+# building (e.g. a copy, so that runs at several sizes measure the same code),
+# SCALE_QUIET_WAIT (30): seconds each hot-path run may wait for other processes to leave the
+# cores, SCALE_KEEP=1 keeps the work folder (data, logs).
+# Time on the 2-core machine (2026-12-03): 1 M accounts ~7 min in all (seed 45 s), 10 M
+# ~15 min (seed 9 min); the measurements take ~6 min at either size.
+# The seeded sanctions and limits that end in the next minutes lapse during the run and the
+# sweeper expires them: at 10 M a stray record or event or two beside the measured ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -75,9 +82,13 @@ fi
 if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
   say "$build is not a Release build; point SCALE_BUILD_DIR elsewhere"; exit 1
 fi
-say "building $build/userservice (Release)"
-ninja -C "$build" -j "${JOBS:-2}" userservice >/dev/null
-bin=$build/userservice
+if [ -n "${SCALE_BIN:-}" ]; then
+  bin=$(realpath "$SCALE_BIN")  # a binary kept from an earlier build: the same code for every size
+else
+  say "building $build/userservice (Release)"
+  ninja -C "$build" -j "${JOBS:-2}" userservice >/dev/null
+  bin=$build/userservice
+fi
 
 # ---- Throwaway servers --------------------------------------------------------------------
 . scripts/servers.sh
@@ -267,6 +278,17 @@ def fmt(v, d=0):
     return "–" if v is None else f"{v:,.{d}f}"
 
 
+def wait_quiet(limit=15):
+    """Up to `limit` s for other processes to leave the cores (driver.Bench.wait_quiet)."""
+    deadline = time.monotonic() + limit
+    while True:
+        m = meter()
+        m.start()
+        time.sleep(1)
+        if m.other_percent() <= 10 or time.monotonic() > deadline:
+            return
+
+
 def meter():
     with open(os.path.join(a.work, "pg", "postmaster.pid")) as f:
         postmaster = int(f.readline())
@@ -319,10 +341,38 @@ if a.what == "hot":
         quiet_wait=a.quiet_wait)
     b = driver.Bench(ns)
 
+    def wrk(key, delay_ms=None):
+        """driver.Bench.wrk with one wrk thread instead of two. wrk runs each thread's init()
+        (wrk.lua: reading the whole ids file, ~3 s per million lines) in its main thread
+        before starting the next thread, and starts its clock only after the last one: with
+        two threads, the first one's requests during the second one's init() land in the
+        measured window (with 970,000 ids, ~3 s of the first thread's requests before a 10 s
+        window). One thread has no such head start."""
+        b.run_id += 1
+        env = dict(os.environ, BENCH_PATH=key, BENCH_IDS=ns.ids, BENCH_RUN=str(b.run_id))
+        if delay_ms:
+            env["BENCH_DELAY_MS"] = f"{delay_ms:.3f}"
+        cmd = ["wrk", "-t1", f"-c{a.conns}", f"-d{a.duration}s", "--timeout", "5s",
+               "-s", os.path.join(a.root, "bench", "hot", "wrk.lua"), f"http://127.0.0.1:{a.http_port}"]
+        b.cpu.start()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        cpu = b.cpu.stop()
+        m = re.search(r"^BENCH_JSON (.*)$", out.stdout, re.M)
+        if out.returncode != 0 or not m:
+            sys.exit(f"scale: wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+        r = json.loads(m.group(1))
+        n = max(1, r["requests"])
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["other_cpu"] = cpu["other_cpu"]
+        r["service_us"] = 1e6 * cpu["service"] / n
+        r["postgres_us"] = 1e6 * cpu["postgres"] / n
+        r["client_us"] = 1e6 * cpu["client"] / n
+        return r
+
     def run(key, delay_ms=None):
         b.settle()
         h0, r0 = blks()
-        r = b.wrk(key, a.conns, delay_ms=delay_ms)
+        r = wrk(key, delay_ms=delay_ms)
         time.sleep(11)
         h1, r1 = blks()
         n = max(1, r["requests"])
@@ -331,11 +381,16 @@ if a.what == "hot":
 
     log(f"warm-up: account view, {a.duration} s (not reported)")
     b.settle()
-    b.wrk("account_view", a.conns)
+    wrk("account_view")
     time.sleep(11)  # its last second of buffer counters must not land in the first run
     sat, paced = {}, {}
-    for key, label, _ in PATHS:
-        sat[key] = r = run(key)
+    # The account view once more at the end: how much of a row's difference is its place in
+    # the sequence (the first run after the seed and the warm-up) rather than its path.
+    sat_rows = []
+    for key, label, route in PATHS + [(PATHS[0][0], PATHS[0][1] + ", again after the others", PATHS[0][2])]:
+        r = run(key)
+        sat.setdefault(key, r)
+        sat_rows.append((label, route, r))
         log(f"{label}: {r['rps']:,.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, p99 "
             f"{r['p99_us'] / 1000:.2f} ms, svc {r['service_us']:.0f} µs, PG {r['postgres_us']:.0f} µs, "
             f"hit {r['hit']:.1f} read {r['read']:.2f} per req, other CPU {r['other_cpu']:.0f}%")
@@ -345,13 +400,12 @@ if a.what == "hot":
         r["target"] = target
         log(f"{label}, half load: {r['rps']:,.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, "
             f"p99 {r['p99_us'] / 1000:.2f} ms")
-    out = [f"Saturated: wrk -t2 -c{a.conns}, {a.duration} s per path, back to back (bench/hot/wrk.lua).",
+    out = [f"Saturated: wrk -t1 -c{a.conns}, {a.duration} s per path, back to back (bench/hot/wrk.lua).",
            "",
            "| hot path | route | req/s | p50 ms | p99 ms | errors | service CPU µs/req "
-           "| PostgreSQL CPU µs/req | wrk CPU µs/req | shared hit / read per req | other CPU % |",
+           "| PostgreSQL CPU µs/req | wrk CPU µs/req (incl. loading the ids) | shared hit / read per req | other CPU % |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, label, route in PATHS:
-        r = sat[key]
+    for label, route, r in sat_rows:
         out.append(f"| {label} | `{route}` | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | "
                    f"{r['p99_us'] / 1000:.2f} | {r['non_2xx'] + r['socket_errors']} | "
                    f"{r['service_us']:.0f} | {r['postgres_us']:.0f} | {r['client_us']:.0f} | "
@@ -370,7 +424,7 @@ if a.what == "hot":
                    f"{r['postgres_us']:.0f} | {r['hit']:.1f} / {r['read']:.2f} |")
     print("\n".join(out))
     with open(os.path.join(a.work, "hot.json"), "w") as f:
-        json.dump({"saturated": sat, "paced": paced}, f)
+        json.dump({"saturated": [[l, r] for l, _, r in sat_rows], "paced": paced}, f)
 
 # ---- listing -------------------------------------------------------------------------------
 if a.what == "listing":
@@ -426,52 +480,118 @@ if a.what == "listing":
 if a.what == "sweep":
     # K live accounts without a game_join_block, at random over the whole table; the sanctions
     # lapse together 2 s after the transaction began (expiry_test.cpp's
-    # ThreeInstancesSweepingOneDatabaseExpireEachItemExactlyOnce, one instance here).
-    out = rows(f"""
+    # ThreeInstancesSweepingOneDatabaseExpireEachItemExactlyOnce, one instance here). Twice:
+    # first with the planner statistics of sanction_active as they were (taken before the
+    # insert: no lapsed rows), as after a mass lapse between two autoanalyze runs; then with
+    # an ANALYZE of sanction_active between the insert and the lapse.
+    def autoanalyzed():
+        return int(psql("""SELECT autoanalyze_count FROM pg_stat_user_tables
+                            WHERE schemaname = 'user' AND relname = 'sanction_active'"""))
+
+    def expired_records():
+        return int(psql("""SELECT count(*) FROM "user".sanction_records
+                            WHERE kind = 'expire' AND sanction_code = 'game_join_block'"""))
+
+    # The sweeper's statement (`userservice --print-statements`), for its plan: EXPLAIN
+    # without ANALYZE just before the lapse, with the same statistics as the sweeper's first
+    # batch (a custom plan, as the service's prepared statement gets for its first runs).
+    with open(os.path.join(a.work, "statements.jsonl")) as f:
+        sweep_sql = next(json.loads(l)["sql"] for l in f if '"sweep_sanctions"' in l)
+
+    def plan_of_delete(doc):
+        """The join under `Delete on sanction_active` (the CTE "gone"), as nested node names."""
+        def find(n):
+            if n.get("Subplan Name") == "CTE gone":
+                return n
+            for c in n.get("Plans", []):
+                f = find(c)
+                if f:
+                    return f
+            return None
+
+        def desc(n):
+            name = n["Node Type"]
+            for k in ("Index Name", "CTE Name", "Relation Name"):
+                if k in n and n["Node Type"] != "ModifyTable":
+                    name += " " + n[k]
+                    break
+            if "Scan" in n["Node Type"] and "CTE" not in n["Node Type"]:
+                name += f" (est. {n['Plan Rows']} rows)"
+            kids = n.get("Plans", [])
+            return name + (" [" + ", ".join(desc(c) for c in kids) + "]" if kids else "")
+
+        g = find(doc[0]["Plan"])
+        return desc(g["Plans"][0]) if g and g.get("Plans") else "?"
+
+    lines = ["| planner statistics of sanction_active | sanctions lapsing together | swept in "
+             "(from the lapse until none is left) | items/s | service CPU µs/item "
+             "| PostgreSQL CPU µs/item | expire records written | autoanalyze during the sweep "
+             "| other CPU % | plan of the batch's DELETE (EXPLAIN before the lapse) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for seed, analyze, label in [(77, False, "from before the insert (no lapsed rows known; autovacuum off for the table)"),
+                                 (78, True, "ANALYZE after the insert")]:
+        s = Session()
+        t = time.time()
+        while s.value('SELECT EXISTS (SELECT 1 FROM "user".event_outbox)') == "t":
+            if time.time() - t > 300:
+                sys.exit("scale: the outbox did not drain before the sweep")
+            time.sleep(0.2)
+        wait_quiet()
+        rec0, aa0 = expired_records(), autoanalyzed()
+        # Without ANALYZE: autovacuum held off sanction_active for the pass, so that an
+        # autoanalyze somewhere in the middle (its turn comes at a random moment within
+        # autovacuum_naptime) does not decide the figure.
+        psql(f'ALTER TABLE "user".sanction_active SET (autovacuum_enabled = {"on" if analyze else "off"})')
+        out = rows(f"""
 SET client_min_messages = warning;
 CREATE TEMP TABLE pick AS
 SELECT user_id FROM "user".accounts a
  WHERE deleted_at IS NULL
    AND NOT EXISTS (SELECT 1 FROM "user".sanction_active s
                     WHERE s.user_id = a.user_id AND s.sanction_code = 'game_join_block')
- ORDER BY hashtextextended(user_id, 77) LIMIT {a.items};
+ ORDER BY hashtextextended(user_id, {seed}) LIMIT {a.items};
 BEGIN;
 INSERT INTO "user".sanction_active (user_id, sanction_code, reason_code, actor_type, actor_id,
                                     applied_at, expires_at)
 SELECT user_id, 'game_join_block', 'scale_bench', 'admin', 'scale-bench', now(),
-       now() + interval '2 seconds' FROM pick;
-SELECT extract(epoch FROM now() + interval '2 seconds'), (SELECT count(*) FROM pick),
-       (now() + interval '2 seconds')::text;
+       now() + interval '{4 if analyze else 2} seconds' FROM pick;
+SELECT extract(epoch FROM now() + interval '{4 if analyze else 2} seconds'), (SELECT count(*) FROM pick),
+       (now() + interval '{4 if analyze else 2} seconds')::text;
 COMMIT;
-SELECT extract(epoch FROM clock_timestamp());""")
-    lapse, k, lapse_txt = float(out[0][0]), int(out[0][1]), out[0][2]
-    committed = float(out[1][0])
-    if committed >= lapse:
-        log(f"warning: the insert committed {committed - lapse:.2f} s after the sanctions lapsed")
-    s = Session()
-    cpu = meter()
-    time.sleep(max(0.0, lapse - time.time()))
-    cpu.start()
-    t0 = max(lapse, committed)
-    left_sql = f"""SELECT count(*) FROM "user".sanction_active
-                    WHERE expires_at <= '{lapse_txt}'::timestamptz"""
-    deadline = time.time() + 600
-    while int(s.value(left_sql)) > 0:
-        if time.time() > deadline:
-            sys.exit("scale: the sweeper did not finish in 10 minutes")
-        time.sleep(0.05)
-    t1 = time.time()
-    d = cpu.stop()
-    s.close()
-    el = t1 - t0
-    rec = int(psql("""SELECT count(*) FROM "user".sanction_records
-                       WHERE kind = 'expire' AND sanction_code = 'game_join_block'"""))
-    log(f"sweeper: {k:,} items in {el:.2f} s = {k / el:,.0f} items/s")
-    print(f"| sanctions lapsing together | swept in (from the lapse until none is left) | items/s "
-          f"| service CPU µs/item | PostgreSQL CPU µs/item | expire records written | other CPU % |\n"
-          f"|---|---|---|---|---|---|---|\n"
-          f"| {k:,} | {el:.2f} s | {k / el:,.0f} | {1e6 * d['service'] / k:.0f} | "
-          f"{1e6 * d['postgres'] / k:.0f} | {rec:,} | {d['other_cpu']:.0f} |")
+{'ANALYZE "user".sanction_active;' if analyze else ''}
+SELECT extract(epoch FROM clock_timestamp());
+PREPARE sweep AS {sweep_sql};
+EXPLAIN (FORMAT JSON) EXECUTE sweep("user".epoch_us(now() + interval '{4 if analyze else 2} seconds'),
+  '{{{",".join(f"evt-plan{i:022d}" for i in range(200))}}}', '100', 'expired', 'system',
+  'expiry-sweeper', 'login_block');""")
+        lapse, k, lapse_txt = float(out[0][0]), int(out[0][1]), out[0][2]
+        committed = float(out[1][0])
+        plan = plan_of_delete(json.loads("\n".join("\t".join(r) for r in out[2:])))
+        if committed >= lapse:
+            log(f"warning: the insert committed {committed - lapse:.2f} s after the sanctions lapsed")
+        cpu = meter()
+        time.sleep(max(0.0, lapse - time.time()))
+        cpu.start()
+        t0 = max(lapse, committed)
+        left_sql = f"""SELECT count(*) FROM "user".sanction_active
+                        WHERE expires_at <= '{lapse_txt}'::timestamptz"""
+        deadline = time.time() + 900
+        while int(s.value(left_sql)) > 0:
+            if time.time() > deadline:
+                sys.exit("scale: the sweeper did not finish in 15 minutes")
+            time.sleep(0.05)
+        t1 = time.time()
+        d = cpu.stop()
+        s.close()
+        el = t1 - t0
+        psql('ALTER TABLE "user".sanction_active RESET (autovacuum_enabled)')
+        rec = expired_records() - rec0
+        aa = autoanalyzed() - aa0
+        log(f"sweeper, statistics {label}: {k:,} items in {el:.2f} s = {k / el:,.0f} items/s")
+        lines.append(f"| {label} | {k:,} | {el:.2f} s | {k / el:,.0f} | {1e6 * d['service'] / k:.0f} | "
+                     f"{1e6 * d['postgres'] / k:.0f} | {rec:,} | {'yes' if aa else 'no'} | "
+                     f"{d['other_cpu']:.0f} | {plan} |")
+    print("\n".join(lines))
 
 # ---- relay ---------------------------------------------------------------------------------
 if a.what == "relay":
@@ -489,6 +609,7 @@ if a.what == "relay":
         time.sleep(0.2)
     psql('VACUUM "user".event_outbox')
     time.sleep(1)
+    wait_quiet()
     x0 = xlen()
     # Rows as kUpdateSettings (src/adapters/postgres/user_store.cpp) writes them, for live
     # accounts at random; event ids of the service's length (evt- + 26 characters).
@@ -532,12 +653,12 @@ measure() {
   python3 "$work/measure.py" "$@" --root "$root" --work "$work" --pg-port "$pg_port" \
     --http-port "$http_port" --service-pid "$svc_pid" --redis-port "$redis_port" \
     --redis-password "$redis_password" --duration "$duration" --conns "$conns" \
-    --quiet-wait "${SCALE_QUIET_WAIT:-15}"
+    --quiet-wait "${SCALE_QUIET_WAIT:-30}"
 }
 
 say "sizes"
 sizes_md=$(measure sizes)
-say "hot paths (warm-up + 4 saturated + 4 half-load runs of ${duration} s)"
+say "hot paths (warm-up + 5 saturated + 4 half-load runs of ${duration} s)"
 hot_md=$(measure hot)
 
 listing_md="(skipped: SCALE_EXPLAIN=0)"
@@ -554,6 +675,7 @@ if [ "${SCALE_EXPLAIN:-1}" != 0 ]; then
   fi
 fi
 
+"$bin" --print-statements >"$work/statements.jsonl"
 say "expiry sweeper: restarting the service with USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms"
 stop_service
 start_service USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms
@@ -562,15 +684,14 @@ say "outbox relay"
 relay_md=$(measure relay --items "$relay_events")
 
 # ---- Report ------------------------------------------------------------------------------------
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- src cmd migrations 2>/dev/null)" ]; then commit="$commit + local changes"; fi
+version=$("$bin" --version)
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 wall=$(($(date +%s) - run_start))
 seed_summary=$(grep -E '^(accounts|plan|sanction|limit|size) ' "$work/seed.log" | sed 's/^/    /' || true)
 report=$(cat <<EOF
 # Scale: $(commas "$accounts") accounts — $(date -u '+%Y-%m-%d %H:%M UTC')
 
-- \`bench/scale.sh $accounts\`; commit $commit; Release build; $(nproc) cores ($cpu_model); $(free -g | awk '/^Mem:/ {print $2}') GiB
+- \`bench/scale.sh $accounts\`; \`$version\`${SCALE_BIN:+ (SCALE_BIN=$SCALE_BIN)}; $(nproc) cores ($cpu_model); $(free -g | awk '/^Mem:/ {print $2}') GiB
 - PostgreSQL $(psql_ -At -c 'SHOW server_version') (scripts/servers.sh settings: fsync=off; shared_buffers $(psql_ -At -c 'SHOW shared_buffers'), huge pages $huge, otherwise defaults), Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'); service env as bench/run.sh: defaults + USERSERVICE_POSTGRES_MAX_OPEN_CONNS=$pool, logs at warn, telemetry exporters off (the sweeper run adds USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms)
 - $(commas "$accounts") accounts seeded by bench/listing/seed.sh ($(commas "$live") live); hot paths draw from a random sample of $(commas "$(wc -l <"$work/ids.txt")") live accounts
 - CPU per request: utime + stime from /proc/<pid>/stat — the service process; PostgreSQL = the postmaster and all its children (backends, checkpointer, autovacuum, …; exited ones through the postmaster's children times), over each wrk run (bench/hot/driver.py's CpuMeter); not pg_stat_statements (not loaded). Shared hit / read: pg_stat_database blks_hit / blks_read deltas over the run, per request ("read" = not in shared_buffers: from the OS page cache or disk)
