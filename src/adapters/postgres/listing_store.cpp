@@ -309,23 +309,10 @@ boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
   out.lane = !use_replicas_ ? sources_.primary_lane()
              : lane         ? sources_.resume(*lane)
                             : sources_.pick();
-  std::vector<Result> results;
-  while (true) {
-    std::vector<Query> queries;
-    queries.push_back({&kListingSettings, Params{}});
-    queries.push_back({&st.statement, params});
-    try {
-      results = co_await sources_.pool(out.lane).pipeline(std::move(queries), ctx);
-      break;
-    } catch (const domain::Error& e) {
-      if (out.lane == sources_.primary_lane() ||
-          e.code() != domain::ErrorCode::service_unavailable || Clock::now() >= ctx.deadline) {
-        throw;
-      }
-      sources_.failed(out.lane, e.message() + (e.detail().empty() ? "" : ": " + e.detail()));
-      out.lane = sources_.primary_lane();
-    }
-  }
+  std::vector<Query> queries;
+  queries.push_back({&kListingSettings, Params{}});
+  queries.push_back({&st.statement, params});
+  std::vector<Result> results = co_await sources_.pipeline_on(out.lane, std::move(queries), ctx);
   const Result& r = results.at(1);
   out.rows.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) out.rows.push_back(decode_account_state(r, i));

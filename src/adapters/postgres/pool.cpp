@@ -497,15 +497,9 @@ asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
     std::vector<std::pair<const Statement*, std::size_t>> kinds;  // kind -> index in groups
     for (auto& w : batch) {
       const Statement* k = self->opts.coalesce_reads ? w->coalescible() : nullptr;
-      std::size_t n = 0;
-      for (auto& other : batch) n += k != nullptr && other->coalescible() == k;
-      if (n < 2) {
-        groups.push_back(Group{{w.get()}, {}, {}});
-        continue;
-      }
       auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
-      if (it == kinds.end()) {
-        kinds.emplace_back(k, groups.size());
+      if (k == nullptr || it == kinds.end()) {
+        if (k != nullptr) kinds.emplace_back(k, groups.size());
         groups.push_back(Group{{w.get()}, {}, {}});
       } else {
         groups[it->second].callers.push_back(w.get());

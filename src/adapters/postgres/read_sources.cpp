@@ -93,10 +93,13 @@ bool ReadSources::usable(unsigned lane) const {
   return lane == primary_lane() || (lane < replicas_.size() && replicas_[lane].usable);
 }
 
-asio::awaitable<std::vector<Result>> ReadSources::pipeline(std::vector<Query> queries,
-                                                           const RequestContext& ctx) {
-  const unsigned lane = pick();
-  if (lane == primary_lane()) co_return co_await primary_.pipeline(std::move(queries), ctx);
+asio::awaitable<std::vector<Result>> ReadSources::pipeline_on(unsigned& lane,
+                                                              std::vector<Query> queries,
+                                                              const RequestContext& ctx) {
+  if (lane >= primary_lane()) {
+    lane = primary_lane();
+    co_return co_await primary_.pipeline(std::move(queries), ctx);
+  }
   try {
     co_return co_await pool(lane).pipeline(queries, ctx);
   } catch (const domain::Error& e) {
@@ -105,7 +108,14 @@ asio::awaitable<std::vector<Result>> ReadSources::pipeline(std::vector<Query> qu
     }
     failed(lane, e.message() + (e.detail().empty() ? "" : ": " + e.detail()));
   }
+  lane = primary_lane();
   co_return co_await primary_.pipeline(std::move(queries), ctx);
+}
+
+asio::awaitable<std::vector<Result>> ReadSources::pipeline(std::vector<Query> queries,
+                                                           const RequestContext& ctx) {
+  unsigned lane = pick();
+  co_return co_await pipeline_on(lane, std::move(queries), ctx);
 }
 
 void ReadSources::failed(unsigned lane, const std::string& why) {

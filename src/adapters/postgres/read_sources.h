@@ -74,10 +74,14 @@ class ReadSources {
   void failed(unsigned lane, const std::string& why);
   bool usable(unsigned lane) const;
 
-  // One read on the next usable replica (round-robin), else the primary. A replica that
-  // fails with service_unavailable is taken out (failed()) and the read runs again on the
-  // primary within the same deadline: a dead replica costs time, never a 503, while the
-  // primary answers. For reads that may be up to the lag bound stale.
+  // One read on `lane`. A replica that fails with service_unavailable is taken out
+  // (failed()) and the read runs again on the primary within the same deadline: a dead
+  // replica costs time, never a 503, while the primary answers. `lane` is set to the lane
+  // that answered. For reads that may be up to the lag bound stale.
+  boost::asio::awaitable<std::vector<Result>> pipeline_on(unsigned& lane,
+                                                          std::vector<Query> queries,
+                                                          const RequestContext& ctx);
+  // The same on the next usable replica (round-robin), else the primary.
   boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Query> queries,
                                                        const RequestContext& ctx);
 
