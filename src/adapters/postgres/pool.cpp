@@ -405,8 +405,13 @@ void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
       }
     }
   }
-  if (kinds.empty()) return;
-  for (auto it = waiters.begin(); it != waiters.end();) {
+  // Stops as soon as every kind is full: under overload the queue can be long, and this runs
+  // on every release.
+  const auto all_full = [&] {
+    return std::all_of(kinds.begin(), kinds.end(),
+                       [&](const auto& e) { return e.second >= opts.max_coalesce; });
+  };
+  for (auto it = waiters.begin(); it != waiters.end() && !kinds.empty() && !all_full();) {
     Waiter& w = **it;
     const Statement* k = w.coalescible();
     auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
