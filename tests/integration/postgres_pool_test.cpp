@@ -1167,6 +1167,31 @@ TEST_F(PostgresPoolTest, ACoalescedCallerKeepsItsOwnDeadlineAndCancellation) {
   });
 }
 
+TEST_F(PostgresPoolTest, CoalescingSpreadsTheQueueOverTheConnections) {
+  Pool pool(io_.get_executor(), options(4), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    co_await pool.query(kInsert, {"1", "k"}, Clock::now() + 5s);
+    std::vector<Lease> leases;
+    for (int i = 0; i < 4; ++i) leases.push_back(co_await pool.acquire(Clock::now() + 5s));
+    constexpr int kCallers = 40;
+    int finished = 0;
+    spawn_counted(
+        ex, kCallers,
+        [&](int) -> asio::awaitable<void> {
+          EXPECT_EQ((co_await pool.query(kLabel, {"k"}, Clock::now() + 5s)).rows(), 1);
+        },
+        finished);
+    co_await sleep_for(50ms);
+    for (auto& l : leases) l.release();
+    co_await until_finished(finished, kCallers);
+    // Each returning connection takes its fair share of the 40 (queue / 4), not all of them:
+    // one set of 40 would run on one backend while three connections idle.
+    EXPECT_EQ(pool.stats().coalesced_calls, static_cast<std::uint64_t>(kCallers));
+    EXPECT_GE(pool.stats().coalesced, 4u);
+  });
+}
+
 TEST_F(PostgresPoolTest, CoalescingCanBeTurnedOff) {
   PoolOptions o = options(1);
   o.coalesce_reads = false;

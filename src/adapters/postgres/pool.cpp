@@ -133,7 +133,8 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     return !waiters.empty() || (idle.empty() && open >= opts.max_open);
   }
   void start_batch(std::shared_ptr<Connection> c) noexcept;
-  void fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch, Clock::time_point now);
+  void fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch, Clock::time_point now,
+                         int per_kind);
   static asio::awaitable<void> run_batch(std::shared_ptr<PoolState> self,
                                          std::shared_ptr<Connection> c,
                                          std::vector<std::shared_ptr<Waiter>> batch);
@@ -372,7 +373,14 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
       batch.push_back(std::move(w));
     }
     if (batch.empty()) return release(std::move(c));
-    if (opts.coalesce_reads) fold_in_same_kind(batch, now);
+    if (opts.coalesce_reads) {
+      // The same fair share per kind: folding every queued caller onto one connection would
+      // run the whole set on one backend (one core) while the other connections come back to
+      // an empty queue.
+      const int per_kind = std::clamp((queued + opts.max_open - 1) / opts.max_open, 2,
+                                      std::max(2, opts.max_coalesce));
+      fold_in_same_kind(batch, now, per_kind);
+    }
     ++batches;
     batched_calls += batch.size();
     asio::co_spawn(ex, run_batch(shared_from_this(), std::move(c), std::move(batch)),
@@ -388,12 +396,12 @@ void PoolState::start_batch(std::shared_ptr<Connection> c) noexcept {
   }
 }
 
-// Read coalescing: a batch that holds a coalescible read also takes every other queued
-// caller of the same kind (up to max_coalesce per kind), wherever it waits in the queue. They
-// cost one execution together, so taking them now never delays anyone: the callers they
-// overtake wait for the next connection exactly as long as before.
+// Read coalescing: a batch that holds a coalescible read also takes other queued callers of
+// the same kind (up to `per_kind` per kind), wherever they wait in the queue. They cost one
+// execution together, so taking them now never delays anyone: the callers they overtake wait
+// for the next connection exactly as long as before.
 void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
-                                  Clock::time_point now) {
+                                  Clock::time_point now, int per_kind) {
   std::vector<std::pair<const Statement*, int>> kinds;  // kind -> callers in the batch
   for (const auto& w : batch) {
     if (const Statement* k = w->coalescible()) {
@@ -409,13 +417,13 @@ void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
   // on every release.
   const auto all_full = [&] {
     return std::all_of(kinds.begin(), kinds.end(),
-                       [&](const auto& e) { return e.second >= opts.max_coalesce; });
+                       [&](const auto& e) { return e.second >= per_kind; });
   };
   for (auto it = waiters.begin(); it != waiters.end() && !kinds.empty() && !all_full();) {
     Waiter& w = **it;
     const Statement* k = w.coalescible();
     auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
-    if (k == nullptr || kind == kinds.end() || kind->second >= opts.max_coalesce ||
+    if (k == nullptr || kind == kinds.end() || kind->second >= per_kind ||
         w.deadline <= now) {
       ++it;
       continue;
