@@ -68,6 +68,7 @@ PATHS = [
 # COALESCED_KEYS distinct random keys per execution, shows where the service's gain comes
 # from: requests/s = tps × keys. (path key, single statement, set form, its parameter kind)
 COALESCED_KEYS = 8
+MIN_SET_ELEMENTS = 16  # the pool pads every key array to this length (pool.cpp)
 COALESCED = [
     ("account_view", "account_state_by_id", "account_states_by_ids", "uid"),
     ("resolve_by_email", "email_facts", "email_facts_many", "email"),
@@ -204,7 +205,10 @@ def write_scripts(dirname, stmts, live):
     for key, _single, set_form, kind in COALESCED:
         if set_form not in stmts:
             fail(f"statement {set_form} not printed by userservice --print-statements")
-        array = "ARRAY[" + ", ".join(f":{kind}_{j}" for j in range(1, k + 1)) + "]::text[]"
+        # Padded with NULLs to the pool's minimum array length, as the service sends it
+        # (pool.cpp, kMinSetElements).
+        pad = ["NULL"] * max(0, MIN_SET_ELEMENTS - k)
+        array = "ARRAY[" + ", ".join([f":{kind}_{j}" for j in range(1, k + 1)] + pad) + "]::text[]"
         sql = stmts[set_form].strip().replace("$1::text[]", array).replace("$1", array)
         emit("coalesced_" + key, header + f"-- {set_form} over {k} keys\n" + fetch + sql + ";\n")
     return scripts

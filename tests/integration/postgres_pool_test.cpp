@@ -69,15 +69,26 @@ constexpr Statement kRelabel{"test_relabel", "UPDATE items SET label = $2 WHERE 
 
 // A coalescible read (Statement::coalesced) and its set form; the key is column 1. The slow
 // set form takes 300 ms, the single statement none.
-constexpr Statement kLabelsMany{"test_labels_many",
-                                "SELECT id, label FROM items WHERE label = ANY($1::text[])"};
+constexpr Statement kLabelsMany{
+    "test_labels_many",
+    "SELECT id, label FROM items WHERE label IN (SELECT k FROM unnest($1::text[]) AS k)"};
 constexpr Statement kLabel{"test_label", "SELECT id, label FROM items WHERE label = $1",
                            userservice::postgres::Access::read, false, &kLabelsMany, 1};
+// A set form whose cost grows with its keys (a primary-key probe each), as the service's do.
+constexpr Statement kItemsByIds{
+    "test_items_by_ids",
+    "SELECT id, label FROM items WHERE id IN (SELECT k::int FROM unnest($1::text[]) AS k)"};
+constexpr Statement kItemById{"test_item_by_id", "SELECT id, label FROM items WHERE id = $1::int",
+                              userservice::postgres::Access::read, false, &kItemsByIds, 0};
 constexpr Statement kSlowLabelsMany{
     "test_slow_labels_many",
     "SELECT id, label FROM items, pg_sleep(0.3) WHERE label = ANY($1::text[])"};
 constexpr Statement kSlowLabel{"test_slow_label", "SELECT id, label FROM items WHERE label = $1",
                                userservice::postgres::Access::read, false, &kSlowLabelsMany, 1};
+
+constexpr Statement kPlanCounts{
+    "test_plan_counts",
+    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1"};
 
 // ASSERT_* returns from the function, which a coroutine cannot do.
 #define CO_ASSERT_TRUE(cond)                     \
@@ -1189,6 +1200,36 @@ TEST_F(PostgresPoolTest, CoalescingSpreadsTheQueueOverTheConnections) {
     // one set of 40 would run on one backend while three connections idle.
     EXPECT_EQ(pool.stats().coalesced_calls, static_cast<std::uint64_t>(kCallers));
     EXPECT_GE(pool.stats().coalesced, 4u);
+  });
+}
+
+// PostgreSQL keeps planning a prepared statement anew while its custom plans look cheaper
+// than the generic plan (which assumes 10 array elements); small sets of keys did, on every
+// execution. The pool pads the key array so that the generic plan is chosen and reused.
+TEST_F(PostgresPoolTest, TheSetFormSettlesOnItsGenericPlan) {
+  Pool pool(io_.get_executor(), options(1), log_, nullptr);
+  run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    co_await pool.query(kInsertMany, {"1", "5000"}, Clock::now() + 5s);
+    for (int round = 0; round < 12; ++round) {
+      auto lease = co_await pool.acquire(Clock::now() + 5s);
+      int finished = 0;
+      spawn_counted(
+          ex, 3,
+          [&](int i) -> asio::awaitable<void> {
+            co_await pool.query(kItemById, {std::to_string(i + 1)}, Clock::now() + 5s);
+          },
+          finished);
+      co_await sleep_for(10ms);
+      lease.release();
+      co_await until_finished(finished, 3);
+    }
+    EXPECT_EQ(pool.stats().coalesced, 12u);
+    // The same (only) connection: its prepared statements and how they were planned.
+    Result r = co_await pool.query(kPlanCounts, {"test_items_by_ids"}, Clock::now() + 5s);
+    CO_ASSERT_TRUE(r.rows() == 1);
+    EXPECT_GE(std::stoi(std::string(r.get(0, 0))), 6) << "generic plans";
+    EXPECT_LE(std::stoi(std::string(r.get(0, 1))), 5) << "custom plans";
   });
 }
 

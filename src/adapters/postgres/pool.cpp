@@ -439,7 +439,16 @@ void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
 
 namespace {
 
-// `keys` as a PostgreSQL array literal: every element quoted, `"` and `\` escaped.
+// The set forms' key arrays are padded with NULLs to at least this many elements. PostgreSQL
+// plans a prepared statement with its parameter values for the first five executions and
+// keeps doing so while those custom plans look cheaper than the generic plan, which assumes
+// 10 elements for an array parameter: every set of 2-9 keys was planned anew (≈160 µs of
+// PostgreSQL CPU, more than the statement saved). With 16 elements the generic plan wins
+// after five executions and is reused. A NULL element matches no row and is nobody's key.
+constexpr std::size_t kMinSetElements = 16;
+
+// `keys` as a PostgreSQL array literal: every element quoted, `"` and `\` escaped, padded
+// with NULL elements to kMinSetElements.
 std::string array_literal(const std::vector<std::string_view>& keys) {
   std::string out = "{";
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -451,6 +460,7 @@ std::string array_literal(const std::vector<std::string_view>& keys) {
     }
     out += '"';
   }
+  for (std::size_t i = keys.size(); i < kMinSetElements; ++i) out += i > 0 ? ",NULL" : "NULL";
   out += '}';
   return out;
 }

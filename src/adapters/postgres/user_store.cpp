@@ -28,9 +28,12 @@ inline constexpr auto kLiveAccountStatesSql =
 
 // The set forms of the hot one-key reads, for read coalescing (Statement::coalesced): one
 // execution answers every queued caller of a kind; each caller gets the rows of its own key
-// (the key column named last in each pair below).
+// (the key column named last in each pair below). The keys come through unnest, not
+// `= ANY($1)`: the pool pads the key array with NULLs so that PostgreSQL settles on the
+// generic plan (pool.cpp, kMinSetElements), and only unnest counts the padding in the
+// custom plans' estimates.
 inline constexpr auto kAccountStatesByIdsSql =
-    concat(kAccountStateSelect, "WHERE a.user_id = ANY($1::text[])");
+    concat(kAccountStateSelect, "WHERE a.user_id IN (SELECT k FROM unnest($1::text[]) AS k)");
 constexpr Statement kAccountStatesByIds{"account_states_by_ids", kAccountStatesByIdsSql.view()};
 
 constexpr Statement kLiveAccountsExist{
