@@ -94,6 +94,16 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
   ASSERT_EQ(p.exit_code, 0) << p.raw;
   RunningService svc = start_service({{"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "1h"}});
   ASSERT_TRUE(svc.process->running());
+  // One sanction, one limit and one paid plan per user of `users` (user_id, at): each ends
+  // at `at`.
+  const auto items_of = [](const std::string& users) {
+    return "INSERT INTO \"user\".sanction_active SELECT user_id, 'login_block', 'r', 'system', "
+           "'t', now(), at FROM " + users + ";"
+           "INSERT INTO \"user\".limit_active SELECT user_id, 'max_active_game_memberships', 3, "
+           "'r', 'system', 't', now(), at FROM " + users + ";"
+           "INSERT INTO \"user\".entitlement_snapshots (user_id, plan_code, is_paid, starts_at, "
+           "ends_at) SELECT user_id, 'paid_monthly', true, now(), at FROM " + users + ";";
+  };
   svc.sql(R"(
     ALTER TABLE "user".sanction_active SET (autovacuum_enabled = false);
     ALTER TABLE "user".limit_active SET (autovacuum_enabled = false);
@@ -101,27 +111,16 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
     INSERT INTO "user".accounts (user_id, email, user_name)
       SELECT 'sweep-' || i, 'sweep-' || i || '@example.test', 'sweep_' || i
         FROM generate_series(1, 20200) i;
-    CREATE TEMP TABLE batch AS
+    CREATE TEMP TABLE known AS
       SELECT 'sweep-' || i AS user_id, now() + interval '30 days' + i * interval '1 s' AS at
         FROM generate_series(1, 200) i;
-    INSERT INTO "user".sanction_active
-      SELECT user_id, 'login_block', 'r', 'system', 't', now(), at FROM batch;
-    INSERT INTO "user".limit_active
-      SELECT user_id, 'max_active_game_memberships', 3, 'r', 'system', 't', now(), at FROM batch;
-    INSERT INTO "user".entitlement_snapshots (user_id, plan_code, is_paid, starts_at, ends_at)
-      SELECT user_id, 'paid_monthly', true, now(), at FROM batch;
-    ANALYZE "user".accounts, "user".sanction_active, "user".limit_active,
-            "user".entitlement_snapshots;
     CREATE TEMP TABLE lapse AS
       SELECT 'sweep-' || i AS user_id, now() + interval '2 days' + i * interval '1 ms' AS at
-        FROM generate_series(201, 20200) i;
-    INSERT INTO "user".sanction_active
-      SELECT user_id, 'login_block', 'r', 'system', 't', now(), at FROM lapse;
-    INSERT INTO "user".limit_active
-      SELECT user_id, 'max_active_game_memberships', 3, 'r', 'system', 't', now(), at FROM lapse;
-    INSERT INTO "user".entitlement_snapshots (user_id, plan_code, is_paid, starts_at, ends_at)
-      SELECT user_id, 'paid_monthly', true, now(), at FROM lapse;
-  )");
+        FROM generate_series(201, 20200) i;)" +
+          items_of("known") + R"(
+    ANALYZE "user".accounts, "user".sanction_active, "user".limit_active,
+            "user".entitlement_snapshots;)" +
+          items_of("lapse"));
   const std::string at = svc.sql(
       "SELECT \"user\".epoch_us(now() + interval '3 days')")[0][0];
   struct Case {
