@@ -50,21 +50,8 @@ fi
 say() { echo "bench: $*" >&2; }
 
 # ---- Packages and build ------------------------------------------------------------------
-bash scripts/install-deps.sh
-if ! command -v python3 >/dev/null; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get install -y -qq --no-install-recommends python3 >/dev/null
-fi
-export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
-export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
-  say "$build is not a Release build; point BENCH_BUILD_DIR elsewhere"; exit 1
-fi
-say "building $build/userservice (Release)"
-ninja -C "$build" -j "${JOBS:-2}" userservice >/dev/null
+. bench/lib.sh
+bench_build "$build" BENCH_BUILD_DIR
 bin=$build/userservice
 
 # ---- File descriptors: the idle mode holds $idle sockets on each side ---------------------
@@ -76,102 +63,19 @@ if [ "$idle" -gt 0 ] && [ "$(ulimit -n)" -lt $((idle + 1024)) ]; then
 fi
 
 # ---- Throwaway servers --------------------------------------------------------------------
-. scripts/servers.sh
-mkdir -p bench/.work
-echo '*' >bench/.work/.gitignore
-work=$(mktemp -d "$root/bench/.work/run.XXXXXX")
-chmod 755 "$work"
-read -r pg_port redis_port http_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
-redis_password=bench-$RANDOM$RANDOM
-svc_pid=""
+# Shared buffers hold the whole data set (~160 MB with bench.params), on huge pages
+# (bench/lib.sh says why). BENCH_HUGEPAGES=0 skips them.
 drv_pid=""
-hugepages_before=""
-
-cleanup() {
-  set +e
-  if [ -n "$drv_pid" ]; then kill -TERM "$drv_pid" 2>/dev/null; wait "$drv_pid" 2>/dev/null; fi
-  if [ -n "$svc_pid" ]; then
-    kill -CONT "$svc_pid" 2>/dev/null  # the driver pauses it during pgbench runs
-    kill -TERM "$svc_pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$svc_pid" 2>/dev/null
-    wait "$svc_pid" 2>/dev/null
-  fi
-  stop_redis "$work/redis"
-  stop_postgres "$work/pg"
-  if [ -n "$hugepages_before" ]; then echo "$hugepages_before" 2>/dev/null >/proc/sys/vm/nr_hugepages; fi
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say "PostgreSQL on $pg_port, Redis on $redis_port, service on $http_port (work: $work)"
-start_postgres "$work/pg" "$pg_port"
-start_redis "$work/redis" "$redis_port" "$redis_password"
-dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
-psql_() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
-
-# Shared buffers hold the whole data set (~160 MB with bench.params), and sit on huge pages:
-# on this sandboxed VM a page fault costs ~0.2 ms, and every backend faults each 4 kB page of
-# shared memory the first time it touches it, so fresh pgbench backends (cold) would pay far
-# more than the service's long-lived pool connections (warm) for the same SQL. Huge pages
-# (2 MB) make that first touch ~500x rarer. They are reserved here only if none are free,
-# and the reservation is given back at the end. BENCH_HUGEPAGES=0 skips all this.
-huge=off
-if [ "${BENCH_HUGEPAGES:-1}" != 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
-  need=200  # 256 MB of shared buffers + PostgreSQL's other shared memory, in 2 MB pages
-  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-  if [ "$free" -lt "$need" ]; then
-    hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
-    echo $((hugepages_before + need - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages || true
-  fi
-  huge=on
-fi
-psql_ -c "ALTER SYSTEM SET shared_buffers = '256MB'" -c "ALTER SYSTEM SET huge_pages = '$huge'"
-if ! as_postgres "$PG_BIN/pg_ctl" -D "$work/pg" -m fast -w restart >/dev/null 2>&1; then
-  huge=off
-  sed -i "s/^huge_pages = .*/huge_pages = 'off'/" "$work/pg/postgresql.auto.conf"
-  start_postgres "$work/pg" "$pg_port"
-fi
+stop_driver() { if [ -n "$drv_pid" ]; then kill -TERM "$drv_pid" 2>/dev/null; wait "$drv_pid" 2>/dev/null; fi; }
+bench_before_cleanup=stop_driver
+bench_servers bench/.work "${BENCH_KEEP:-0}"
+bench_shared_buffers 256MB "${BENCH_HUGEPAGES:-1}"
 [ "$huge" = on ] || say "warning: PostgreSQL runs on 4 kB pages; pgbench's fresh backends pay a page fault per first touch of each buffer (docs/benchmarks.md)"
 
 # ---- The service (its own migration runner creates the schema) -----------------------------
-# An exact environment: nothing from the caller's USERSERVICE_* or OTEL_* leaks in.
-env -i PATH="$PATH" \
-  USERSERVICE_POSTGRES_PRIMARY_DSN="$dsn" \
-  USERSERVICE_REDIS_MASTER_ADDR="127.0.0.1:$redis_port" \
-  USERSERVICE_REDIS_PASSWORD="$redis_password" \
-  USERSERVICE_INTERNAL_HTTP_ADDR="127.0.0.1:$http_port" \
-  USERSERVICE_LOG_LEVEL=warn \
-  OTEL_TRACES_EXPORTER=none \
-  OTEL_METRICS_EXPORTER=none \
-  USERSERVICE_POSTGRES_MAX_OPEN_CONNS="$pool" \
-  ${BENCH_SERVICE_ENV:-} \
-  "$bin" >"$work/service.log" 2>&1 &
-svc_pid=$!
-python3 - "$http_port" "$svc_pid" <<'PY' || { say "service did not start:"; tail -20 "$work/service.log" >&2; exit 1; }
-import os, sys, time, urllib.request, urllib.error
-port, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(1)
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/internal/users/bench-probe/exists"
-        if urllib.request.urlopen(url, timeout=2).status == 200:
-            sys.exit(0)
-    except (urllib.error.URLError, ConnectionError, OSError):
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-PY
+# BENCH_SERVICE_ENV is a list of NAME=value words.
+# shellcheck disable=SC2086
+bench_start_service ${BENCH_SERVICE_ENV:-}
 
 # ---- Seed ------------------------------------------------------------------------------------
 say "seeding $accounts accounts"

@@ -68,94 +68,16 @@ say() { echo "scale: $(date -u +%H:%M:%S) $*" >&2; }
 commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 run_start=$(date +%s)
 
-# ---- Packages and build (as bench/run.sh) -------------------------------------------------
-bash scripts/install-deps.sh
-if ! command -v python3 >/dev/null; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get install -y -qq --no-install-recommends python3 >/dev/null
-fi
-export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
-export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
-  say "$build is not a Release build; point SCALE_BUILD_DIR elsewhere"; exit 1
-fi
+# ---- Packages, build and throwaway servers (bench/lib.sh, as bench/run.sh) ---------------
+. bench/lib.sh
 if [ -n "${SCALE_BIN:-}" ]; then
   bin=$(realpath "$SCALE_BIN")  # a binary kept from an earlier build: the same code for every size
 else
-  say "building $build/userservice (Release)"
-  ninja -C "$build" -j "${JOBS:-2}" userservice >/dev/null
+  bench_build "$build" SCALE_BUILD_DIR
   bin=$build/userservice
 fi
-
-# ---- Throwaway servers --------------------------------------------------------------------
-. scripts/servers.sh
-mkdir -p bench/.work-scale
-echo '*' >bench/.work-scale/.gitignore
-work=$(mktemp -d "$root/bench/.work-scale/run.XXXXXX")
-chmod 755 "$work"
-read -r pg_port redis_port http_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
-redis_password=bench-$RANDOM$RANDOM
-svc_pid=""
-hugepages_before=""
-
-stop_service() {
-  [ -n "$svc_pid" ] || return 0
-  kill -CONT "$svc_pid" 2>/dev/null || true
-  kill -TERM "$svc_pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$svc_pid" 2>/dev/null || true
-  wait "$svc_pid" 2>/dev/null || true
-  svc_pid=""
-}
-cleanup() {
-  set +e
-  stop_service
-  stop_redis "$work/redis"
-  stop_postgres "$work/pg"
-  if [ -n "$hugepages_before" ]; then echo "$hugepages_before" 2>/dev/null >/proc/sys/vm/nr_hugepages; fi
-  if [ "${SCALE_KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say "PostgreSQL on $pg_port, Redis on $redis_port, service on $http_port (work: $work)"
-start_postgres "$work/pg" "$pg_port"
-start_redis "$work/redis" "$redis_port" "$redis_password"
-dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
-psql_() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
-
-# shared_buffers on huge pages, as bench/run.sh (its comment explains why): reserved only if
-# too few are free, given back at the end.
-huge=off
-sb_mb=$(python3 -c "
-import re, sys
-m = re.fullmatch(r'(\d+)\s*(kB|MB|GB)', sys.argv[1])
-if not m: sys.exit('SCALE_SHARED_BUFFERS: use kB, MB or GB')
-print(int(m[1]) * {'kB': 1 / 1024, 'MB': 1, 'GB': 1024}[m[2]] // 1)" "$shared_buffers")
-sb_mb=${sb_mb%.*}
-if [ "${SCALE_HUGEPAGES:-1}" != 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
-  need=$((sb_mb / 2 + 72))  # 2 MB pages: shared buffers + PostgreSQL's other shared memory
-  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-  if [ "$free" -lt "$need" ]; then
-    hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
-    echo $((hugepages_before + need - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages || true
-  fi
-  huge=on
-fi
-psql_ -c "ALTER SYSTEM SET shared_buffers = '$shared_buffers'" -c "ALTER SYSTEM SET huge_pages = '$huge'"
-if ! as_postgres "$PG_BIN/pg_ctl" -D "$work/pg" -m fast -w restart >/dev/null 2>&1; then
-  huge=off
-  sed -i "s/^huge_pages = .*/huge_pages = 'off'/" "$work/pg/postgresql.auto.conf"
-  start_postgres "$work/pg" "$pg_port"
-fi
+bench_servers bench/.work-scale "${SCALE_KEEP:-0}"
+bench_shared_buffers "$shared_buffers" "${SCALE_HUGEPAGES:-1}"
 [ "$huge" = on ] || say "warning: PostgreSQL runs on 4 kB pages"
 
 # ---- Seed ------------------------------------------------------------------------------------
@@ -167,39 +89,7 @@ seed_s=$(awk -v a="$seed_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a
 say "seeded in $seed_s s"
 
 # ---- The service (bench/run.sh's environment) ------------------------------------------------
-start_service() {  # extra NAME=value ... for the environment
-  env -i PATH="$PATH" \
-    USERSERVICE_POSTGRES_PRIMARY_DSN="$dsn" \
-    USERSERVICE_REDIS_MASTER_ADDR="127.0.0.1:$redis_port" \
-    USERSERVICE_REDIS_PASSWORD="$redis_password" \
-    USERSERVICE_INTERNAL_HTTP_ADDR="127.0.0.1:$http_port" \
-    USERSERVICE_LOG_LEVEL=warn \
-    OTEL_TRACES_EXPORTER=none \
-    OTEL_METRICS_EXPORTER=none \
-    USERSERVICE_POSTGRES_MAX_OPEN_CONNS="$pool" \
-    "$@" \
-    "$bin" >>"$work/service.log" 2>&1 &
-  svc_pid=$!
-  python3 - "$http_port" "$svc_pid" <<'PY' || { say "service did not start:"; tail -20 "$work/service.log" >&2; exit 1; }
-import os, sys, time, urllib.request, urllib.error
-port, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(1)
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/internal/users/bench-probe/exists"
-        if urllib.request.urlopen(url, timeout=2).status == 200:
-            sys.exit(0)
-    except (urllib.error.URLError, ConnectionError, OSError):
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-PY
-}
-start_service
+bench_start_service
 
 # The hot paths' accounts: a random sample of live accounts from the whole table.
 psql_ -c "COPY (SELECT user_id, email FROM \"user\".accounts WHERE deleted_at IS NULL
@@ -677,8 +567,8 @@ fi
 
 "$bin" --print-statements >"$work/statements.jsonl"
 say "expiry sweeper: restarting the service with USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms"
-stop_service
-start_service USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms
+bench_stop_service
+bench_start_service USERSERVICE_EXPIRY_SWEEP_INTERVAL=200ms
 sweep_md=$(measure sweep --items "$sweep_items")
 say "outbox relay"
 relay_md=$(measure relay --items "$relay_events")
