@@ -295,6 +295,7 @@ struct Metrics::Impl {
   SeriesMap<prometheus::Gauge*> active_series;
   SeriesMap<HttpSeries> http_series;
   SeriesMap<prometheus::Histogram*> db_series;
+  SeriesMap<prometheus::Histogram*> coalesced_series;  // by statement
 
   // The series stored under `key`, added by `add()` on first use.
   template <typename T, typename Add>
@@ -387,9 +388,10 @@ void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
 }
 
 void Metrics::db_coalesced(std::string_view statement, int requests) {
-  static const prometheus::Histogram::BucketBoundaries kBuckets{2, 4, 8, 16, 32, 64};
-  impl_->db_coalesced.Add({{"statement", std::string(statement)}}, kBuckets)
-      .Observe(static_cast<double>(requests));
+  impl_->cached(impl_->coalesced_series, statement, [&] {
+    static const prometheus::Histogram::BucketBoundaries kBuckets{2, 4, 8, 16, 32, 64};
+    return &impl_->db_coalesced.Add({{"statement", std::string(statement)}}, kBuckets);
+  })->Observe(static_cast<double>(requests));
 }
 
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
