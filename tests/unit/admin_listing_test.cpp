@@ -207,9 +207,10 @@ TEST(ListingStatement, FirstPageWithoutFilters) {
 // bench/listing/sql/<statement name>.sql (and .params) hold the statements explain.sh runs.
 // They must be exactly the service's; USERSERVICE_WRITE_LISTING_SQL=1 rewrites them
 // (after a deliberate change of the generator).
+// From the source directory, not __FILE__: with CCACHE_BASEDIR set, __FILE__ is relative to
+// the build directory and the test would depend on ctest's working directory.
 const std::filesystem::path kBenchSql =
-    std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "bench" /
-    "listing" / "sql";
+    std::filesystem::path(USERSERVICE_SOURCE_DIR) / "bench" / "listing" / "sql";
 
 std::string param_name(postgres::ListingParam p) {
   switch (p) {
