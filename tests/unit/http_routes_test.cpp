@@ -1,7 +1,7 @@
-// The route tables (src/adapters/http/routes.cpp, admin_routes.cpp) against the routes docs/api.md lists: every
-// documented `METHOD /path` is registered exactly once with that literal path, the path is
-// spelled nowhere else in src/, the table has no route the document lacks, and both list
-// them in the same order.
+// The route tables (src/adapters/http/routes.cpp, admin_routes.cpp) against the routes
+// docs/api.md lists: every documented `METHOD /path` is registered exactly once with that
+// literal path, the path is spelled nowhere else in src/, the tables have no route the document
+// lacks, and both list them in the same order.
 #include <gtest/gtest.h>
 
 #include <cctype>
