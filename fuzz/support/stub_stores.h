@@ -7,7 +7,7 @@
 
 #include "services/command_store.h"
 #include "services/idempotency.h"
-#include "services/listing.h"
+#include "services/listing_store.h"
 #include "services/user_store.h"
 
 namespace userservice::fuzz {

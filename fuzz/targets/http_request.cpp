@@ -17,15 +17,15 @@
 #include <cstdint>
 #include <string_view>
 
-#include "adapters/http/handlers/handlers.h"
 #include "adapters/http/request_head.h"
 #include "adapters/http/router.h"
+#include "adapters/http/routes.h"
 #include "adapters/http/server.h"
 #include "adapters/http/trace_context.h"
 #include "domain/random.h"
 #include "services/account_service.h"
 #include "services/admin_command_service.h"
-#include "services/listing.h"
+#include "services/listing_service.h"
 #include "support/check.h"
 #include "support/stub_stores.h"
 
@@ -54,13 +54,7 @@ struct World {
   net::io_context io;
 
   World() {
-    http::register_auth_routes(router, accounts, *keys);
-    http::register_gateway_routes(router, accounts);
-    http::register_geo_routes(router, accounts);
-    http::register_lobby_routes(router, accounts);
-    http::register_admin_account_routes(router, accounts, *keys);
-    http::register_admin_command_routes(router, commands, *keys);
-    http::register_admin_listing_routes(router, listing);
+    http::add_internal_routes(router, {accounts, commands, listing, *keys});
   }
 };
 

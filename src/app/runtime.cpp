@@ -14,8 +14,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "adapters/http/handlers/handlers.h"
 #include "adapters/http/router.h"
+#include "adapters/http/routes.h"
 #include "adapters/http/server.h"
 #include "adapters/postgres/migrations.h"
 #include "adapters/postgres/command_store.h"
@@ -33,7 +33,7 @@
 #include "services/account_service.h"
 #include "services/admin_command_service.h"
 #include "services/expiry_sweeper.h"
-#include "services/listing.h"
+#include "services/listing_service.h"
 #include "telemetry/exporters.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
@@ -255,22 +255,16 @@ asio::awaitable<void> Runtime::Impl::start() {
   // 5. Application services and the internal router.
   accounts = std::make_unique<services::AccountService>(
       *store, random, [] { return std::chrono::system_clock::now(); });
-  http::register_auth_routes(internal_router, *accounts, *keys);
-  http::register_gateway_routes(internal_router, *accounts);
-  http::register_geo_routes(internal_router, *accounts);
-  http::register_lobby_routes(internal_router, *accounts);
-  http::register_admin_account_routes(internal_router, *accounts, *keys);
   command_store = std::make_unique<postgres::PgCommandStore>(
       *primary, replica_reads.history ? read_sources.get() : nullptr);
   commands = std::make_unique<services::AdminCommandService>(
       *command_store, random, [] { return std::chrono::system_clock::now(); });
-  http::register_admin_command_routes(internal_router, *commands, *keys);
   // The listing reads from the usable replicas (unless REPLICA_READS leaves it out), else from
   // the primary.
   listing_store = std::make_unique<postgres::PgListingStore>(*read_sources, replica_reads.listing);
   listing = std::make_unique<services::ListingService>(
       *listing_store, [] { return std::chrono::system_clock::now(); });
-  http::register_admin_listing_routes(internal_router, *listing);
+  http::add_internal_routes(internal_router, {*accounts, *commands, *listing, *keys});
 
   // 6. Listeners: bind both before serving either, so a bad admin address fails the
   // start before the internal listener has accepted anything. Each has a connection cap, so
@@ -304,14 +298,7 @@ asio::awaitable<void> Runtime::Impl::start() {
       std::make_unique<http::Server>(io, std::move(internal_options), internal_router, log, &metrics);
   step("internal listener", [&] { internal_server->listen(); });
   if (!cfg.admin_http.addr.empty()) {
-    auto serve_metrics = [this](http::Request& req) -> asio::awaitable<http::Response> {
-      http::Response res;
-      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      if (req.method != http::Method::head) res.body = metrics.serialize();
-      co_return res;
-    };
-    admin_router.add(http::Method::get, "/metrics", serve_metrics);
-    admin_router.add(http::Method::head, "/metrics", serve_metrics);
+    http::add_admin_routes(admin_router, metrics);
     http::ServerOptions admin_options{"admin", cfg.admin_http.addr,
                                       cfg.admin_http.read_header_timeout,
                                       cfg.admin_http.read_timeout, cfg.admin_http.idle_timeout};

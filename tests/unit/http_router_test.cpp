@@ -157,5 +157,20 @@ TEST(PercentDecode, Basics) {
   EXPECT_FALSE(percent_decode("%G0", out));
 }
 
+// What the hand-written decoder did before Boost.URL took over, byte for byte: '+' and every
+// other unreserved, reserved or raw byte pass through; only a '%' without two hex digits fails.
+TEST(PercentDecode, KeepsThePreviousRules) {
+  std::string out;
+  EXPECT_TRUE(percent_decode("a+b%2Bc%20d", out));
+  EXPECT_EQ(out, "a+b+c d");
+  EXPECT_TRUE(percent_decode("%ff%FE\x01 \"#?&=/\xc3\xa9", out));
+  EXPECT_EQ(out, "\xff\xfe\x01 \"#?&=/\xc3\xa9");
+  EXPECT_TRUE(percent_decode("%25%25", out));
+  EXPECT_EQ(out, "%%");
+  for (const char* bad : {"a%", "a%4", "%4g", "%%41", "%41%", "%41%4", "ab%", "%g", "%-1"}) {
+    EXPECT_FALSE(percent_decode(bad, out)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace userservice::http

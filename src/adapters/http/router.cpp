@@ -1,8 +1,10 @@
 #include "adapters/http/router.h"
 
-#include "common/utf8.h"
+#include <boost/url/pct_string_view.hpp>
 
 #include <stdexcept>
+
+#include "common/utf8.h"
 
 namespace userservice::http {
 
@@ -21,33 +23,17 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 constexpr Method kAllowOrder[] = {Method::get,   Method::head,    Method::post,   Method::put,
                                   Method::patch, Method::delete_, Method::options};
 
 }  // namespace
 
 bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
+  // make_pct_string_view refuses a '%' without two hex digits after it and accepts every
+  // other byte; decode() with the default options leaves '+' alone.
+  const auto pct = boost::urls::make_pct_string_view(in);
+  if (!pct) return false;
+  out = pct->decode();
   return true;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Path-template router: "/api/v1/internal/users/{user_id}/exists".
+// Path-template router: "/users/{user_id}/exists" (the full paths: adapters/http/routes.cpp).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +42,9 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Percent-decodes `in` into `out`; false on a malformed escape ('+' is left alone: paths).
+// Percent-decodes `in` into `out` with Boost.URL; false on a malformed escape (a '%' not
+// followed by two hex digits). '+' is left alone, in paths and query strings alike. The one
+// decoder of request targets: the router's path params and query_pairs (handlers/common.h).
 bool percent_decode(std::string_view in, std::string& out);
 
 }  // namespace userservice::http

@@ -6,7 +6,7 @@
 
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/read_sources.h"
-#include "services/listing.h"
+#include "services/listing_store.h"
 
 namespace userservice::postgres {
 

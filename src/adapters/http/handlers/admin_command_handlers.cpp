@@ -3,8 +3,6 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
 #include "adapters/http/handlers/views.h"
-#include "adapters/http/idempotency.h"
-#include "adapters/http/router.h"
 #include "domain/time.h"
 #include "services/admin_command_service.h"
 
@@ -12,12 +10,7 @@ namespace userservice::http {
 
 namespace {
 
-using services::AdminCommandService;
 using services::CommandMeta;
-
-constexpr std::string_view kUsers = "/api/v1/internal/admin/users/{user_id}";
-
-std::string route(std::string_view suffix) { return std::string(kUsers) + std::string(suffix); }
 
 // reason_code + actor, present on every command body.
 CommandMeta read_meta(ObjectReader& body) {
@@ -127,124 +120,105 @@ Response history_response(const services::HistoryPage<Record>& page) {
 
 }  // namespace
 
-void register_admin_command_routes(Router& router, AdminCommandService& commands,
-                                   services::IdempotencyStore& keys) {
-  // Every command accepts an Idempotency-Key (docs/api.md).
-  const auto command = [&](std::string_view suffix, Handler handler) {
-    router.add(Method::post, route(suffix), idempotent(std::move(handler), keys));
-  };
-  // ---- Entitlements ----
-  command("/entitlements/grant",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               services::GrantRequest grant;
-               grant.plan_code = body.required_string("plan_code");
-               grant.starts_at = optional_time(body, "starts_at");
-               grant.ends_at = optional_time(body, "ends_at");
-               grant.source = body.required_string("source");
-               grant.meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.grant_entitlement(req.ctx, req.param("user_id"), grant);
-               co_return json_response(200, account_view_json(s));
-             });
+namespace handlers {
 
-  command("/entitlements/extend",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               domain::TimePoint ends_at = required_time(body, "ends_at");
-               std::string source = body.required_string("source");
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.extend_entitlement(req.ctx, req.param("user_id"), ends_at,
-                                                             source, meta);
-               co_return json_response(200, account_view_json(s));
-             });
+// Every command takes an Idempotency-Key (routes.cpp).
 
-  command("/entitlements/revoke",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.revoke_entitlement(req.ctx, req.param("user_id"), meta);
-               co_return json_response(200, account_view_json(s));
-             });
-
-  // ---- Sanctions ----
-  command("/sanctions/apply",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string code = body.required_string("sanction_code");
-               auto expires_at = optional_time(body, "expires_at");
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.apply_sanction(req.ctx, req.param("user_id"), code,
-                                                         expires_at, meta);
-               co_return json_response(200, account_view_json(s));
-             });
-
-  command("/sanctions/remove",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string code = body.required_string("sanction_code");
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s =
-                   co_await commands.remove_sanction(req.ctx, req.param("user_id"), code, meta);
-               co_return json_response(200, account_view_json(s));
-             });
-
-  // ---- Limits ----
-  command("/limits/set",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string code = body.required_string("limit_code");
-               std::int64_t value = body.required_int("value");
-               auto expires_at = optional_time(body, "expires_at");
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.set_limit(req.ctx, req.param("user_id"), code, value,
-                                                    expires_at, meta);
-               co_return json_response(200, account_view_json(s));
-             });
-
-  command("/limits/remove",
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string code = body.required_string("limit_code");
-               CommandMeta meta = read_meta(body);
-               body.finish();
-               auto s = co_await commands.remove_limit(req.ctx, req.param("user_id"), code, meta);
-               co_return json_response(200, account_view_json(s));
-             });
-
-  // ---- History ----
-  router.add(Method::get, route("/entitlements/history"),
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto page = read_page_request(req.query);
-               auto r = co_await commands.entitlement_history(req.ctx, req.param("user_id"), page);
-               co_return history_response(r);
-             });
-
-  router.add(Method::get, route("/sanctions/history"),
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto page = read_page_request(req.query);
-               auto r = co_await commands.sanction_history(req.ctx, req.param("user_id"), page);
-               co_return history_response(r);
-             });
-
-  router.add(Method::get, route("/limits/history"),
-             [&commands](Request& req) -> boost::asio::awaitable<Response> {
-               auto page = read_page_request(req.query);
-               auto r = co_await commands.limit_history(req.ctx, req.param("user_id"), page);
-               co_return history_response(r);
-             });
+// ---- Entitlements ----
+awaitable<Response> grant_entitlement(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  services::GrantRequest grant;
+  grant.plan_code = body.required_string("plan_code");
+  grant.starts_at = optional_time(body, "starts_at");
+  grant.ends_at = optional_time(body, "ends_at");
+  grant.source = body.required_string("source");
+  grant.meta = read_meta(body);
+  body.finish();
+  auto s = co_await commands.grant_entitlement(req.ctx, req.param("user_id"), grant);
+  co_return json_response(200, account_view_json(s));
 }
+
+awaitable<Response> extend_entitlement(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  domain::TimePoint ends_at = required_time(body, "ends_at");
+  std::string source = body.required_string("source");
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s =
+      co_await commands.extend_entitlement(req.ctx, req.param("user_id"), ends_at, source, meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+awaitable<Response> revoke_entitlement(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s = co_await commands.revoke_entitlement(req.ctx, req.param("user_id"), meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+// ---- Sanctions ----
+awaitable<Response> apply_sanction(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  std::string code = body.required_string("sanction_code");
+  auto expires_at = optional_time(body, "expires_at");
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s =
+      co_await commands.apply_sanction(req.ctx, req.param("user_id"), code, expires_at, meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+awaitable<Response> remove_sanction(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  std::string code = body.required_string("sanction_code");
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s = co_await commands.remove_sanction(req.ctx, req.param("user_id"), code, meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+// ---- Limits ----
+awaitable<Response> set_limit(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  std::string code = body.required_string("limit_code");
+  std::int64_t value = body.required_int("value");
+  auto expires_at = optional_time(body, "expires_at");
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s = co_await commands.set_limit(req.ctx, req.param("user_id"), code, value, expires_at,
+                                       meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+awaitable<Response> remove_limit(AdminCommandService& commands, Request& req) {
+  JsonBody body(req);
+  std::string code = body.required_string("limit_code");
+  CommandMeta meta = read_meta(body);
+  body.finish();
+  auto s = co_await commands.remove_limit(req.ctx, req.param("user_id"), code, meta);
+  co_return json_response(200, account_view_json(s));
+}
+
+// ---- History ----
+awaitable<Response> entitlement_history(AdminCommandService& commands, Request& req) {
+  auto page = read_page_request(req.query);
+  auto r = co_await commands.entitlement_history(req.ctx, req.param("user_id"), page);
+  co_return history_response(r);
+}
+
+awaitable<Response> sanction_history(AdminCommandService& commands, Request& req) {
+  auto page = read_page_request(req.query);
+  auto r = co_await commands.sanction_history(req.ctx, req.param("user_id"), page);
+  co_return history_response(r);
+}
+
+awaitable<Response> limit_history(AdminCommandService& commands, Request& req) {
+  auto page = read_page_request(req.query);
+  auto r = co_await commands.limit_history(req.ctx, req.param("user_id"), page);
+  co_return history_response(r);
+}
+
+}  // namespace handlers
 
 }  // namespace userservice::http

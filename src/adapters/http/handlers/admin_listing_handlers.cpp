@@ -1,10 +1,10 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
 #include "adapters/http/handlers/views.h"
-#include "adapters/http/router.h"
+#include "adapters/http/listing_query.h"
 #include "common/json_writer.h"
 #include "domain/error.h"
-#include "services/listing.h"
+#include "services/listing_service.h"
 
 namespace userservice::http {
 
@@ -33,23 +33,24 @@ void write_item(JsonWriter& w, const domain::AccountState& s) {
 
 }  // namespace
 
-void register_admin_listing_routes(Router& router, services::ListingService& listing) {
-  router.add(Method::get, "/api/v1/internal/admin/users",
-             [&listing](Request& req) -> boost::asio::awaitable<Response> {
-               const auto pairs = query_pairs(req.query);
-               const services::ListingRequest request = services::parse_listing_query(pairs);
-               services::ListingPage page = co_await listing.list(req.ctx, request);
-               JsonWriter w;
-               w.str().reserve(256 + page.items.size() * 512);
-               w.begin_object();
-               w.key("items");
-               w.begin_array();
-               for (const auto& s : page.items) write_item(w, s);
-               w.end_array();
-               w.field("next_page_token", page.next_page_token);
-               w.end_object();
-               co_return json_response(200, w.take());
-             });
+namespace handlers {
+
+awaitable<Response> list_accounts(ListingService& listing, Request& req) {
+  const auto pairs = query_pairs(req.query);
+  const services::ListingRequest request = parse_listing_query(pairs);
+  services::ListingPage page = co_await listing.list(req.ctx, request);
+  JsonWriter w;
+  w.str().reserve(256 + page.items.size() * 512);
+  w.begin_object();
+  w.key("items");
+  w.begin_array();
+  for (const auto& s : page.items) write_item(w, s);
+  w.end_array();
+  w.field("next_page_token", page.next_page_token);
+  w.end_object();
+  co_return json_response(200, w.take());
 }
+
+}  // namespace handlers
 
 }  // namespace userservice::http

@@ -1,7 +1,5 @@
 #include "adapters/http/handlers/common.h"
 #include "adapters/http/handlers/handlers.h"
-#include "adapters/http/idempotency.h"
-#include "adapters/http/router.h"
 #include "common/json_writer.h"
 #include "services/account_service.h"
 
@@ -31,58 +29,54 @@ std::string_view kind_name(Resolution::Kind k) {
 
 }  // namespace
 
-void register_auth_routes(Router& router, services::AccountService& accounts,
-                          services::IdempotencyStore& keys) {
-  router.add(Method::post, "/api/v1/internal/user-resolutions/by-email",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string email = body.required_string("email");
-               body.finish();
-               Resolution r = co_await accounts.resolve_by_email(req.ctx, email);
-               JsonWriter w;
-               w.begin_object();
-               w.field("kind", kind_name(r.kind));
-               write_resolution_fields(w, r);
-               w.end_object();
-               co_return json_response(200, w.take());
-             });
+namespace handlers {
 
-  // Accepts an Idempotency-Key (docs/api.md): a retry then also replays "created" (201).
-  router.add(Method::post, "/api/v1/internal/users/ensure-by-email",
-             idempotent([&accounts](Request& req) -> boost::asio::awaitable<Response> {
-               auto doc = parse_body_object(req.body);
-               ObjectReader body(doc.get_object());
-               std::string email = body.required_string("email");
-               services::RegistrationContext reg;
-               if (auto ctx = body.optional_object("registration_context")) {
-                 reg.preferred_language = ctx->optional_string("preferred_language");
-                 reg.time_zone = ctx->optional_string("time_zone");
-                 ctx->finish();
-               }
-               body.finish();
-               services::EnsureResult r = co_await accounts.ensure_by_email(req.ctx, email, reg);
-               JsonWriter w;
-               w.begin_object();
-               if (r.created) {
-                 w.field("outcome", "created");
-                 w.field("user_id", *r.resolution.user_id);
-               } else if (r.resolution.kind == Resolution::Kind::blocked) {
-                 w.field("outcome", "blocked");
-                 write_resolution_fields(w, r.resolution);
-               } else {
-                 w.field("outcome", "existing");
-                 w.field("user_id", *r.resolution.user_id);
-               }
-               w.end_object();
-               co_return json_response(r.created ? 201 : 200, w.take());
-             }, keys));
-
-  router.add(Method::get, "/api/v1/internal/users/{user_id}/exists",
-             [&accounts](Request& req) -> boost::asio::awaitable<Response> {
-               bool exists = co_await accounts.exists(req.ctx, req.param("user_id"));
-               co_return json_response(200, exists ? R"({"exists":true})" : R"({"exists":false})");
-             });
+awaitable<Response> resolve_by_email(AccountService& accounts, Request& req) {
+  JsonBody body(req);
+  std::string email = body.required_string("email");
+  body.finish();
+  Resolution r = co_await accounts.resolve_by_email(req.ctx, email);
+  JsonWriter w;
+  w.begin_object();
+  w.field("kind", kind_name(r.kind));
+  write_resolution_fields(w, r);
+  w.end_object();
+  co_return json_response(200, w.take());
 }
+
+// Takes an Idempotency-Key (routes.cpp): a retry then also replays "created" (201).
+awaitable<Response> ensure_by_email(AccountService& accounts, Request& req) {
+  JsonBody body(req);
+  std::string email = body.required_string("email");
+  services::RegistrationContext reg;
+  if (auto ctx = body.optional_object("registration_context")) {
+    reg.preferred_language = ctx->optional_string("preferred_language");
+    reg.time_zone = ctx->optional_string("time_zone");
+    ctx->finish();
+  }
+  body.finish();
+  services::EnsureResult r = co_await accounts.ensure_by_email(req.ctx, email, reg);
+  JsonWriter w;
+  w.begin_object();
+  if (r.created) {
+    w.field("outcome", "created");
+    w.field("user_id", *r.resolution.user_id);
+  } else if (r.resolution.kind == Resolution::Kind::blocked) {
+    w.field("outcome", "blocked");
+    write_resolution_fields(w, r.resolution);
+  } else {
+    w.field("outcome", "existing");
+    w.field("user_id", *r.resolution.user_id);
+  }
+  w.end_object();
+  co_return json_response(r.created ? 201 : 200, w.take());
+}
+
+awaitable<Response> user_exists(AccountService& accounts, Request& req) {
+  bool exists = co_await accounts.exists(req.ctx, req.param("user_id"));
+  co_return json_response(200, exists ? R"({"exists":true})" : R"({"exists":false})");
+}
+
+}  // namespace handlers
 
 }  // namespace userservice::http

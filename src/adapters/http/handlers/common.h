@@ -1,5 +1,6 @@
 #pragma once
-// Small pieces every handler file uses: body decoding of the common command fields.
+// Small pieces every handler file uses: the JSON request body, the common command fields and
+// the query string.
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,23 @@
 
 namespace userservice::http {
 
+namespace detail {
+struct JsonDocument {
+  boost::json::value doc;
+};
+}  // namespace detail
+
+// The request body read as one JSON object (parse_body_object), field by field: the prologue
+// of every handler that takes a body. Not copyable or movable: the reader refers into the
+// document it owns.
+class JsonBody : private detail::JsonDocument, public ObjectReader {
+ public:
+  explicit JsonBody(const Request& req)
+      : detail::JsonDocument{parse_body_object(req.body)}, ObjectReader(doc.get_object()) {}
+  JsonBody(const JsonBody&) = delete;
+  JsonBody& operator=(const JsonBody&) = delete;
+};
+
 // "actor": {"type": "...", "id": "..."} — both strings, nothing else.
 inline domain::Actor read_actor(ObjectReader& body) {
   ObjectReader r = body.required_object("actor");
@@ -25,6 +43,9 @@ inline domain::Actor read_actor(ObjectReader& body) {
 // "a=1&b=2" → percent-decoded pairs in arrival order. '+' stays a literal '+' (as in paths),
 // so an RFC 3339 offset may be sent as "+02:00" or "%2B02:00". Empty pairs ("a=1&&b=2") are
 // skipped; a name without '=' has an empty value. A bad %-escape is 400 invalid_request.
+// Split here rather than by boost::urls::parse_query, whose grammar refuses raw bytes (a space,
+// a quote, non-ASCII) that these rules pass on to the text check below, with its own message;
+// each name and value is decoded by the one decoder, percent_decode (Boost.URL).
 inline std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {

@@ -1,35 +1,75 @@
 #pragma once
-// Route registration, one function per caller group (api.md §3–§8).
+// The handlers, one named function per route, grouped by caller (api.md §3–§8). Each takes
+// the service it calls and the request; src/adapters/http/routes.cpp binds them to their
+// method and path (and wraps the Idempotency-Key routes in http::idempotent).
+#include <boost/asio/awaitable.hpp>
+
+#include "adapters/http/message.h"
+
 namespace userservice::services {
 class AccountService;
 class AdminCommandService;
-class IdempotencyStore;
 class ListingService;
+}  // namespace userservice::services
+
+namespace userservice::telemetry {
+class Metrics;
 }
 
-namespace userservice::http {
+namespace userservice::http::handlers {
 
-class Router;
+using boost::asio::awaitable;
+using services::AccountService;
+using services::AdminCommandService;
+using services::ListingService;
 
-// Auth / Session service: resolutions, ensure, exists (api.md §3).
-// ensure-by-email takes an Idempotency-Key (stored through `keys`).
-void register_auth_routes(Router& router, services::AccountService& accounts,
-                          services::IdempotencyStore& keys);
-// Edge Gateway self-service: account view, profile and settings patches (§4).
-void register_gateway_routes(Router& router, services::AccountService& accounts);
-// Geo Profile service: declared country (§5).
-void register_geo_routes(Router& router, services::AccountService& accounts);
-// Game Lobby: eligibility and profile batches (§6).
-void register_lobby_routes(Router& router, services::AccountService& accounts);
-// Trusted admin callers: soft delete, blocked emails, lookups (§8).
-// Soft delete and blocked-email PUT/DELETE take an Idempotency-Key.
-void register_admin_account_routes(Router& router, services::AccountService& accounts,
-                                   services::IdempotencyStore& keys);
-// Trusted admin callers: entitlement, sanction and limit commands and their history (§8).
-// Every command takes an Idempotency-Key.
-void register_admin_command_routes(Router& router, services::AdminCommandService& commands,
-                                   services::IdempotencyStore& keys);
-// Trusted admin callers: the account listing with filters and keyset pages (§8).
-void register_admin_listing_routes(Router& router, services::ListingService& listing);
+// Auth / Session service: resolution, ensure, exists (§3; auth_handlers.cpp).
+awaitable<Response> resolve_by_email(AccountService& accounts, Request& req);
+awaitable<Response> ensure_by_email(AccountService& accounts, Request& req);
+awaitable<Response> user_exists(AccountService& accounts, Request& req);
 
-}  // namespace userservice::http
+// Edge Gateway self-service: account view, profile and settings patches (§4;
+// gateway_handlers.cpp).
+awaitable<Response> account_view(AccountService& accounts, Request& req);
+awaitable<Response> update_profile(AccountService& accounts, Request& req);
+awaitable<Response> update_settings(AccountService& accounts, Request& req);
+
+// Geo Profile service: declared country (§5; gateway_handlers.cpp).
+awaitable<Response> set_declared_country(AccountService& accounts, Request& req);
+
+// Game Lobby: eligibility and the batches (§6; lobby_handlers.cpp).
+awaitable<Response> eligibility(AccountService& accounts, Request& req);
+awaitable<Response> eligibility_batch(AccountService& accounts, Request& req);
+awaitable<Response> profiles_batch(AccountService& accounts, Request& req);
+
+// Trusted admin callers: soft delete, blocked emails, lookups (§8;
+// admin_account_handlers.cpp).
+awaitable<Response> soft_delete(AccountService& accounts, Request& req);
+awaitable<Response> block_email(AccountService& accounts, Request& req);
+awaitable<Response> blocked_email(AccountService& accounts, Request& req);
+awaitable<Response> unblock_email(AccountService& accounts, Request& req);
+awaitable<Response> lookup_by_id(AccountService& accounts, Request& req);
+awaitable<Response> lookup_by_email(AccountService& accounts, Request& req);
+awaitable<Response> lookup_by_user_name(AccountService& accounts, Request& req);
+
+// Trusted admin callers: entitlement, sanction and limit commands and their history (§8;
+// admin_command_handlers.cpp).
+awaitable<Response> grant_entitlement(AdminCommandService& commands, Request& req);
+awaitable<Response> extend_entitlement(AdminCommandService& commands, Request& req);
+awaitable<Response> revoke_entitlement(AdminCommandService& commands, Request& req);
+awaitable<Response> apply_sanction(AdminCommandService& commands, Request& req);
+awaitable<Response> remove_sanction(AdminCommandService& commands, Request& req);
+awaitable<Response> set_limit(AdminCommandService& commands, Request& req);
+awaitable<Response> remove_limit(AdminCommandService& commands, Request& req);
+awaitable<Response> entitlement_history(AdminCommandService& commands, Request& req);
+awaitable<Response> sanction_history(AdminCommandService& commands, Request& req);
+awaitable<Response> limit_history(AdminCommandService& commands, Request& req);
+
+// Trusted admin callers: the account listing with filters and keyset pages (§8;
+// admin_listing_handlers.cpp).
+awaitable<Response> list_accounts(ListingService& listing, Request& req);
+
+// The admin listener: Prometheus metrics, GET and HEAD (metrics_handlers.cpp).
+awaitable<Response> serve_metrics(telemetry::Metrics& metrics, Request& req);
+
+}  // namespace userservice::http::handlers
