@@ -1,6 +1,7 @@
 #include "support/http_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -238,9 +239,11 @@ void record_exchange(const std::string& method, const std::string& target,
                      const HttpResponse& response) {
   static const char* const path = std::getenv("USERSERVICE_EXCHANGE_LOG");
   if (path == nullptr || *path == '\0' || target.rfind("/api/v1/internal/", 0) != 0) return;
+  // One write() per line on an O_APPEND descriptor: ctest -j runs several test processes
+  // that append to the same file, and stdio's buffered writes interleaved their lines.
   static std::mutex mutex;
-  static std::FILE* out = std::fopen(path, "a");
-  if (out == nullptr) return;
+  static const int out = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (out < 0) return;
   const auto str = [](std::string& line, std::string_view text) {
     line += '"';
     append_json_escaped(line, text);
@@ -274,8 +277,12 @@ void record_exchange(const std::string& method, const std::string& target,
   str(line, response.body);
   line += "}\n";
   std::lock_guard lock(mutex);
-  std::fwrite(line.data(), 1, line.size(), out);
-  std::fflush(out);
+  for (std::size_t done = 0; done < line.size();) {
+    const ssize_t n = ::write(out, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace
