@@ -27,6 +27,7 @@
 #include "adapters/redis/connection.h"
 #include "adapters/redis/outbox_relay.h"
 #include "adapters/redis/stream_publisher.h"
+#include "common/coroutine_failure.h"
 #include "config/duration.h"
 #include "domain/error.h"
 #include "domain/random.h"
@@ -443,16 +444,12 @@ Runtime::~Runtime() = default;
 
 int Runtime::run() {
   int exit_code = 0;
-  asio::co_spawn(impl_->io, impl_->main(), [&](std::exception_ptr ep) {
-    if (!ep) return;
-    exit_code = 1;
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      impl_->log.error("startup failed", {{"error", e.what()}});
-      std::fprintf(stderr, "userservice: startup failed: %s\n", e.what());
-    }
-  });
+  asio::co_spawn(impl_->io, impl_->main(), on_coroutine_failure([&](const char* what) {
+                   exit_code = 1;
+                   if (what == nullptr) what = "unknown error";
+                   impl_->log.error("startup failed", {{"error", what}});
+                   std::fprintf(stderr, "userservice: startup failed: %s\n", what);
+                 }));
   // run() returns once every coroutine has finished: after a graceful shutdown, or
   // right after a failed start (nothing was left running).
   impl_->io.run();

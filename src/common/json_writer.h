@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
 #include "domain/time.h"
-#include "telemetry/log.h"
 
 namespace userservice {
 
@@ -24,7 +24,7 @@ class JsonWriter {
   void key(std::string_view k) {
     if (!first_) out_ += ',';
     out_ += '"';
-    telemetry::append_json_escaped(out_, k);
+    append_json_escaped(out_, k);
     out_ += "\":";
     after_key_ = true;
   }
@@ -32,7 +32,7 @@ class JsonWriter {
   void string(std::string_view v) {
     value_prefix();
     out_ += '"';
-    telemetry::append_json_escaped(out_, v);
+    append_json_escaped(out_, v);
     out_ += '"';
   }
   void null() { value_prefix(); out_ += "null"; }

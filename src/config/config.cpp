@@ -7,9 +7,11 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/host_port.h"
+#include "common/http_url.h"
+#include "common/strings.h"
 #include "common/utf8.h"
 #include "config/duration.h"
-#include "telemetry/otlp_http.h"
 
 namespace userservice::config {
 
@@ -118,36 +120,23 @@ class Reader {
     return out;
   }
 
-  static std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  }
-
  private:
   const Getenv& getenv_;
 };
 
 void check_host_port(std::string_view name, const std::string& addr, bool host_required) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) {
+  const auto parts = split_host_port(addr);
+  if (!parts || (host_required && parts->host.empty())) {
     throw ConfigError(std::string(name), "must be host:port, got " + quote_text(addr));
   }
-  std::string_view host = std::string_view(addr).substr(0, colon);
-  std::string_view port = std::string_view(addr).substr(colon + 1);
-  if (host_required && host.empty()) {
-    throw ConfigError(std::string(name), "must be host:port, got " + quote_text(addr));
-  }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+  if (!parse_port(parts->port)) {
     throw ConfigError(std::string(name), "has an invalid port in " + quote_text(addr));
   }
 }
 
 Exporter parse_exporter(std::string_view name, const std::optional<std::string>& v) {
-  if (!v || Reader::trim(*v).empty()) return Exporter::otlp;  // the OTel default
-  std::string_view s = Reader::trim(*v);
+  if (!v || trim(*v).empty()) return Exporter::otlp;  // the OTel default
+  std::string_view s = trim(*v);
   if (s == "otlp") return Exporter::otlp;
   if (s == "console") return Exporter::console;
   if (s == "none") return Exporter::none;
@@ -156,8 +145,8 @@ Exporter parse_exporter(std::string_view name, const std::optional<std::string>&
 }
 
 std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::optional<std::string>& v) {
-  if (!v || Reader::trim(*v).empty()) return std::nullopt;
-  std::string_view s = Reader::trim(*v);
+  if (!v || trim(*v).empty()) return std::nullopt;
+  std::string_view s = trim(*v);
   if (s == "http/protobuf") return OtlpProtocol::http_protobuf;
   if (s == "http/json") return OtlpProtocol::http_json;
   throw ConfigError(std::string(name), "unsupported OTLP protocol " + quote_text(s) +
@@ -166,12 +155,12 @@ std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::opt
 
 // OTel: a signal-specific endpoint is used as is; the generic one gets /v1/<signal> appended.
 std::string signal_endpoint(const Reader& r, std::string_view specific_var, std::string_view signal) {
-  if (auto v = r.raw(specific_var); v && !Reader::trim(*v).empty()) {
-    return std::string(Reader::trim(*v));
+  if (auto v = r.raw(specific_var); v && !trim(*v).empty()) {
+    return std::string(trim(*v));
   }
   std::string base = "http://localhost:4318";
-  if (auto v = r.raw("OTEL_EXPORTER_OTLP_ENDPOINT"); v && !Reader::trim(*v).empty()) {
-    base = std::string(Reader::trim(*v));
+  if (auto v = r.raw("OTEL_EXPORTER_OTLP_ENDPOINT"); v && !trim(*v).empty()) {
+    base = std::string(trim(*v));
   }
   if (!base.empty() && base.back() == '/') base.pop_back();
   return base + "/v1/" + std::string(signal);
@@ -180,8 +169,8 @@ std::string signal_endpoint(const Reader& r, std::string_view specific_var, std:
 // OTel SDK variables that hold integer milliseconds (OTEL_BSP_SCHEDULE_DELAY and friends).
 void milliseconds(const Reader& r, std::string_view name, Duration& out) {
   auto v = r.raw(name);
-  if (!v || Reader::trim(*v).empty()) return;
-  std::string_view s = Reader::trim(*v);
+  if (!v || trim(*v).empty()) return;
+  std::string_view s = trim(*v);
   std::int64_t parsed = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
   if (ec != std::errc() || ptr != s.data() + s.size() || parsed <= 0 ||
@@ -235,7 +224,7 @@ std::vector<std::pair<std::string, std::string>> key_values(const Reader& r, std
   std::string_view rest = *v;
   while (!rest.empty()) {
     auto comma = rest.find(',');
-    std::string_view member = Reader::trim(rest.substr(0, comma));
+    std::string_view member = trim(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     if (member.empty()) continue;
     auto eq = member.find('=');
@@ -244,8 +233,8 @@ std::vector<std::pair<std::string, std::string>> key_values(const Reader& r, std
       throw ConfigError(std::string(name),
                         "must be a list of key=value pairs (an entry has no '=')");
     }
-    std::string key = percent_decode(name, Reader::trim(member.substr(0, eq)));
-    std::string value = percent_decode(name, Reader::trim(member.substr(eq + 1)));
+    std::string key = percent_decode(name, trim(member.substr(0, eq)));
+    std::string value = percent_decode(name, trim(member.substr(eq + 1)));
     if (key.empty()) throw ConfigError(std::string(name), "has an entry with an empty key");
     if (http_headers) {
       static constexpr std::string_view kTokenChars = "!#$%&'*+-.^_`|~";
@@ -328,10 +317,10 @@ Config load(const Getenv& getenv) {
 
   // Core.
   r.duration("USERSERVICE_SHUTDOWN_TIMEOUT", c.shutdown_timeout);
-  if (auto v = r.raw("USERSERVICE_LOG_LEVEL"); v && !Reader::trim(*v).empty()) {
-    auto level = telemetry::parse_level(Reader::trim(*v));
+  if (auto v = r.raw("USERSERVICE_LOG_LEVEL"); v && !trim(*v).empty()) {
+    auto level = parse_log_level(trim(*v));
     if (!level) {
-      throw ConfigError("USERSERVICE_LOG_LEVEL", "must be one of debug, info, warn, error, got " + quote_text(Reader::trim(*v)));
+      throw ConfigError("USERSERVICE_LOG_LEVEL", "must be one of debug, info, warn, error, got " + quote_text(trim(*v)));
     }
     c.log_level = *level;
   }
@@ -381,8 +370,8 @@ Config load(const Getenv& getenv) {
               c.postgres.replica_dsns[i]);
   }
   r.duration("USERSERVICE_POSTGRES_OPERATION_TIMEOUT", c.postgres.operation_timeout);
-  if (auto v = r.raw("USERSERVICE_POSTGRES_POOLING"); v && !Reader::trim(*v).empty()) {
-    const std::string mode(Reader::trim(*v));
+  if (auto v = r.raw("USERSERVICE_POSTGRES_POOLING"); v && !trim(*v).empty()) {
+    const std::string mode(trim(*v));
     if (mode == "session") {
       c.postgres.pooling = Pooling::session;
     } else if (mode == "transaction") {
@@ -403,7 +392,7 @@ Config load(const Getenv& getenv) {
                       "reaches PostgreSQL directly or through a session-mode pooler, for "
                       "migrations and the outbox relay's advisory locks");
   }
-  if (auto v = r.raw("USERSERVICE_POSTGRES_REPLICA_READS"); v && !Reader::trim(*v).empty()) {
+  if (auto v = r.raw("USERSERVICE_POSTGRES_REPLICA_READS"); v && !trim(*v).empty()) {
     c.postgres.replica_reads = {false, false, false};
     const auto items = r.list("USERSERVICE_POSTGRES_REPLICA_READS");
     for (const auto& item : items) {
@@ -487,14 +476,14 @@ Config load(const Getenv& getenv) {
 
   auto is_set = [&](std::string_view name) {
     auto v = r.raw(name);
-    return v && !Reader::trim(*v).empty();
+    return v && !trim(*v).empty();
   };
   // An endpoint that will actually be used must be one the exporter can reach (no TLS here).
   auto check_exported_endpoint = [&](config::Exporter exporter, std::string_view specific_var,
                                      const std::string& url) {
     if (exporter != Exporter::otlp) return;
     std::string why;
-    if (!telemetry::parse_http_url(url, &why)) {
+    if (!parse_http_url(url, &why)) {
       const std::string_view var =
           is_set(specific_var) ? specific_var : "OTEL_EXPORTER_OTLP_ENDPOINT";
       throw ConfigError(std::string(var), why);

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "telemetry/log.h"
+#include "common/log_level.h"
 
 namespace userservice::config {
 
@@ -133,7 +133,7 @@ struct TelemetryConfig {
 
 struct Config {
   Duration shutdown_timeout = 5s;
-  telemetry::Level log_level = telemetry::Level::info;
+  LogLevel log_level = LogLevel::info;
   ListenerConfig internal_http{":8091"};
   Duration internal_request_timeout = 3s;
   ListenerConfig admin_http{""};

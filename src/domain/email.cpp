@@ -1,22 +1,13 @@
 #include "domain/email.h"
 
+#include "common/strings.h"
 #include "domain/error.h"
 
 namespace userservice::domain {
 namespace {
 
-constexpr bool is_ascii_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 constexpr char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_ascii_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ascii_space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // nullptr when `email` (already trimmed) is valid, else the client-facing reason.
@@ -56,7 +47,7 @@ const char* email_problem(std::string_view email) noexcept {
 }  // namespace
 
 std::string normalize_email(std::string_view raw) {
-  const std::string_view trimmed = trim(raw);
+  const std::string_view trimmed = trim(raw, kAsciiSpace);
   std::string out(trimmed.size(), '\0');
   for (std::size_t i = 0; i < trimmed.size(); ++i) out[i] = ascii_lower(trimmed[i]);
   return out;
@@ -65,10 +56,12 @@ std::string normalize_email(std::string_view raw) {
 std::string require_valid_email(std::string_view raw) {
   // Validate the trimmed view first so that a rejected input costs no allocation;
   // lower-casing cannot change the outcome.
-  if (const char* problem = email_problem(trim(raw))) throw invalid_request(problem);
+  if (const char* problem = email_problem(trim(raw, kAsciiSpace))) throw invalid_request(problem);
   return normalize_email(raw);
 }
 
-bool is_valid_email(std::string_view raw) noexcept { return email_problem(trim(raw)) == nullptr; }
+bool is_valid_email(std::string_view raw) noexcept {
+  return email_problem(trim(raw, kAsciiSpace)) == nullptr;
+}
 
 }  // namespace userservice::domain

@@ -54,6 +54,26 @@ std::uint64_t Xoshiro256Random::next_u64() noexcept {
   return result;
 }
 
+Xoshiro256Random& thread_random() {
+  thread_local Xoshiro256Random random = Xoshiro256Random::from_os_entropy();
+  return random;
+}
+
+std::string random_hex_id(std::size_t n, RandomSource& random) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n, '0');
+  // A random id is all zeros with negligible probability; draw again then.
+  while (n > 0 && out.find_first_not_of('0') == std::string::npos) {
+    std::uint64_t bits = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i % 16 == 0) bits = random.next_u64();
+      out[i] = kHex[bits & 0xf];
+      bits >>= 4;
+    }
+  }
+  return out;
+}
+
 std::uint32_t uniform_below(RandomSource& random, std::uint32_t bound) {
   const unsigned __int128 product =
       static_cast<unsigned __int128>(random.next_u64()) * static_cast<unsigned __int128>(bound);

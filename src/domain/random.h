@@ -2,7 +2,9 @@
 // Randomness for minted identifiers (user ids, event ids, default user names).
 // Callers pass a RandomSource& so tests can substitute a deterministic sequence.
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace userservice::domain {
 
@@ -36,6 +38,15 @@ class Xoshiro256Random final : public RandomSource {
   explicit Xoshiro256Random(const std::array<std::uint64_t, 4>& state) noexcept : s_(state) {}
   std::array<std::uint64_t, 4> s_;
 };
+
+// The calling thread's generator, seeded with from_os_entropy() on first use: for the ids minted
+// where no RandomSource is passed in (trace, span and request ids). Every thread that mints
+// (the event loop, the relay, test threads) has its own.
+Xoshiro256Random& thread_random();
+
+// `n` random lower-case hex characters, never all zeros (W3C forbids all-zero trace and span
+// ids). Not secret: ids only need to be unique.
+std::string random_hex_id(std::size_t n, RandomSource& random = thread_random());
 
 // A uniformly distributed value in [0, bound) from one 64-bit draw (Lemire's
 // multiply-shift; the bias is below bound / 2^64, i.e. immaterial for bound < 2^32).

@@ -8,24 +8,6 @@
 
 namespace userservice::telemetry {
 
-std::optional<Level> parse_level(std::string_view text) {
-  if (text == "debug") return Level::debug;
-  if (text == "info") return Level::info;
-  if (text == "warn") return Level::warn;
-  if (text == "error") return Level::error;
-  return std::nullopt;
-}
-
-std::string_view to_string(Level level) {
-  switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
-  }
-  return "info";
-}
-
 namespace {
 void append_timestamp(std::string& out) {
   using namespace std::chrono;

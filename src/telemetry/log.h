@@ -13,15 +13,13 @@
 #include <string_view>
 #include <variant>
 
+#include "common/log_level.h"
 #include "common/utf8.h"
 
 namespace userservice::telemetry {
 
-enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
-
-// "debug" | "info" | "warn" | "error"; nullopt otherwise.
-std::optional<Level> parse_level(std::string_view text);
-std::string_view to_string(Level level);
+// Parsed and named in common/log_level.h (the configuration reads it too).
+using Level = LogLevel;
 
 struct Field {
   using Value = std::variant<std::string_view, std::int64_t, double, bool>;

@@ -2,6 +2,9 @@
 // OTLP encoders: spans and Prometheus metric snapshots into ExportTraceServiceRequest /
 // ExportMetricsServiceRequest bodies, as binary protobuf (application/x-protobuf) or OTLP/JSON
 // (application/json), plus the stdout JSON-lines shapes. Pure functions, no I/O.
+// Implemented per signal (otlp_traces.cpp, otlp_metrics.cpp; the resource and the export
+// responses in otlp.cpp) over the encodings' shared building blocks (otlp_json.h,
+// otlp_protobuf.h).
 //
 // OTLP/JSON differs from the standard protobuf JSON mapping: trace/span ids are hex strings,
 // enums are integers; like it, field names are lowerCamelCase and 64-bit integers (times,

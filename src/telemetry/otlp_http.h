@@ -15,19 +15,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_url.h"
+
 namespace userservice::telemetry {
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
 
-struct HttpUrl {
-  std::string host;  // name or address, IPv6 without brackets
-  std::uint16_t port = 80;
-  std::string target = "/";  // path and query, as sent in the request line
-};
-
-// Parses "http://host[:port][/path][?query]". Anything else (https included) is nullopt, with
-// the reason in `why` ("https:// is not supported ...").
-std::optional<HttpUrl> parse_http_url(std::string_view url, std::string* why = nullptr);
+// The collector's URL (common/http_url.h).
+using userservice::HttpUrl;
+using userservice::parse_http_url;
 
 struct OtlpHttpOptions {
   HttpUrl url;

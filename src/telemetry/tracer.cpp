@@ -1,33 +1,8 @@
 #include "telemetry/tracer.h"
 
-#include <random>
+#include "domain/random.h"
 
 namespace userservice::telemetry {
-
-namespace {
-
-std::string random_hex_nonzero(std::size_t n) {
-  // Per thread: the event loop, the relay and test threads all mint ids.
-  thread_local std::mt19937_64 engine{[] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n, '0');
-  // W3C forbids the all-zero id; a random one is zero with negligible probability.
-  while (out.find_first_not_of('0') == std::string::npos) {
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i % 16 == 0) bits = engine();
-      out[i] = kHex[bits & 0xf];
-      bits >>= 4;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::uint64_t unix_nanos_now() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -35,8 +10,8 @@ std::uint64_t unix_nanos_now() {
                                         .count());
 }
 
-std::string new_span_id() { return random_hex_nonzero(16); }
-std::string new_trace_id() { return random_hex_nonzero(32); }
+std::string new_span_id() { return domain::random_hex_id(16); }
+std::string new_trace_id() { return domain::random_hex_id(32); }
 
 Tracer::Tracer() = default;
 Tracer::~Tracer() = default;

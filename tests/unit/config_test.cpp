@@ -49,7 +49,7 @@ TEST(Config, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.admin_http.read_timeout, 10s);
   EXPECT_EQ(c.admin_http.idle_timeout, 60s);
   EXPECT_EQ(c.shutdown_timeout, 5s);
-  EXPECT_EQ(c.log_level, userservice::telemetry::Level::info);
+  EXPECT_EQ(c.log_level, userservice::LogLevel::info);
   EXPECT_EQ(c.redis.db, 0);
   EXPECT_EQ(c.redis.operation_timeout, 250ms);
   EXPECT_EQ(c.redis.domain_events_stream, "user:domain_events");
@@ -110,7 +110,7 @@ TEST(Config, ReadsEveryVariable) {
   });
   Config c = env.load();
   EXPECT_EQ(c.shutdown_timeout, 9s);
-  EXPECT_EQ(c.log_level, userservice::telemetry::Level::debug);
+  EXPECT_EQ(c.log_level, userservice::LogLevel::debug);
   EXPECT_EQ(c.internal_http.addr, "127.0.0.1:18091");
   EXPECT_EQ(c.internal_http.read_header_timeout, 1s);
   EXPECT_EQ(c.internal_http.read_timeout, 3s);

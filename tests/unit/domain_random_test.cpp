@@ -69,3 +69,26 @@ TEST(DomainRandom, UniformBelowStaysInRangeAndCoversIt) {
   EXPECT_EQ(seen.size(), 10u);
   EXPECT_EQ(uniform_below(random, 1), 0u);
 }
+
+TEST(DomainRandom, HexIdsAreLowerCaseHexOfTheRequestedLengthAndNeverAllZeros) {
+  // A source that yields zeros first: the id is drawn again until it is not all zeros.
+  class ZerosFirst final : public RandomSource {
+   public:
+    std::uint64_t next_u64() override { return calls_++ < 3 ? 0 : 0xfedcba9876543210ULL; }
+
+   private:
+    int calls_ = 0;
+  } zeros_first;
+  EXPECT_EQ(random_hex_id(16, zeros_first), "0123456789abcdef");  // low nibble first
+
+  Xoshiro256Random random(9);
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = random_hex_id(32, random);
+    ASSERT_EQ(id.size(), 32u);
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_EQ(random_hex_id(32).size(), 32u);  // the calling thread's generator
+}

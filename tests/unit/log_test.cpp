@@ -56,10 +56,10 @@ TEST(Logger, FiltersBelowTheLevel) {
 }
 
 TEST(Logger, ParsesLevels) {
-  EXPECT_EQ(parse_level("debug"), Level::debug);
-  EXPECT_EQ(parse_level("info"), Level::info);
-  EXPECT_EQ(parse_level("warn"), Level::warn);
-  EXPECT_EQ(parse_level("error"), Level::error);
-  EXPECT_EQ(parse_level("INFO"), std::nullopt);
-  EXPECT_EQ(parse_level("warning"), std::nullopt);
+  EXPECT_EQ(userservice::parse_log_level("debug"), Level::debug);
+  EXPECT_EQ(userservice::parse_log_level("info"), Level::info);
+  EXPECT_EQ(userservice::parse_log_level("warn"), Level::warn);
+  EXPECT_EQ(userservice::parse_log_level("error"), Level::error);
+  EXPECT_EQ(userservice::parse_log_level("INFO"), std::nullopt);
+  EXPECT_EQ(userservice::parse_log_level("warning"), std::nullopt);
 }

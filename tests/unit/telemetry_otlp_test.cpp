@@ -355,6 +355,22 @@ TEST(OtlpResource, Attributes) {
             "pod-1");
 }
 
+TEST(OtlpResource, InstanceIdIsALowerCaseUuidVersion4) {
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = resource_string(make_resource("x"), "service.instance.id");
+    ASSERT_EQ(id.size(), 36u);
+    for (std::size_t k = 0; k < id.size(); ++k) {
+      if (k == 8 || k == 13 || k == 18 || k == 23) {
+        EXPECT_EQ(id[k], '-') << id;
+      } else {
+        EXPECT_NE(std::string_view("0123456789abcdef").find(id[k]), std::string_view::npos) << id;
+      }
+    }
+    EXPECT_EQ(id[14], '4') << id;  // version 4
+    EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos) << id;  // RFC 4122
+  }
+}
+
 TEST(OtlpResponse, PartialSuccess) {
   auto pb = parse_partial_success(bytes({0x0a, 0x05, 0x08, 0x03, 0x12, 0x01, 'x'}), false);
   ASSERT_TRUE(pb);

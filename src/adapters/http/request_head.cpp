@@ -2,6 +2,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "common/strings.h"
+
 namespace userservice::http {
 
 namespace beast = boost::beast;
@@ -23,9 +25,7 @@ std::string lower(std::string_view s) {
 
 bool is_json_media_type(std::string_view content_type) {
   std::string_view type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  return beast::iequals(type, "application/json");
+  return beast::iequals(trim(type), "application/json");
 }
 
 void fill_request(Request& req, const bhttp::request<bhttp::string_body>& msg) {

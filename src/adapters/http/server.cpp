@@ -24,6 +24,9 @@
 
 #include "adapters/http/request_head.h"
 #include "adapters/http/trace_context.h"
+#include "common/coroutine_failure.h"
+#include "common/host_port.h"
+#include "domain/random.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
@@ -414,13 +417,24 @@ net::awaitable<void> refuse(std::shared_ptr<Impl> im, tcp::socket socket) {
   // Like every response, it carries an X-Request-Id (minted: the request was not read).
   const std::string busy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-      "X-Request-Id: " + random_hex(32) + "\r\nConnection: close\r\nContent-Length: " +
+      "X-Request-Id: " + domain::random_hex_id(32) + "\r\nConnection: close\r\nContent-Length: " +
       std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);
   if (im->metrics != nullptr) im->metrics->http_connection_refused(im->opts.name);
   Session s(std::move(socket));
   s.stream.expires_after(kLingerTime);
   auto [ec, n] = co_await net::async_write(s.stream, net::buffer(busy), use_nothrow);
   co_await close_connection(s, !ec);
+}
+
+// The co_spawn completion of a session or the accept loop: logs an exception that ended it.
+auto log_failure(std::shared_ptr<Impl> im, const char* message) {
+  return on_coroutine_failure([im = std::move(im), message](const char* what) {
+    if (what != nullptr) {
+      im->log.error(message, {{"server", im->opts.name}, {"error", what}});
+    } else {
+      im->log.error(message, {{"server", im->opts.name}});
+    }
+  });
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<Impl> im) {
@@ -441,16 +455,8 @@ net::awaitable<void> accept_loop(std::shared_ptr<Impl> im) {
     }
     beast::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
-    net::co_spawn(im->io, run_session(im, std::move(socket)), [im](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        im->log.error("http session failed", {{"server", im->opts.name}, {"error", ex.what()}});
-      } catch (...) {
-        im->log.error("http session failed", {{"server", im->opts.name}});
-      }
-    });
+    net::co_spawn(im->io, run_session(im, std::move(socket)),
+                  log_failure(im, "http session failed"));
   }
 }
 
@@ -470,19 +476,13 @@ void Server::listen() {
   auto fail = [&](const std::string& why) {
     throw std::runtime_error("cannot listen on " + addr + ": " + why);
   };
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) fail("expected host:port or :port");
-  std::string host = addr.substr(0, colon);
-  std::string port_text = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (port_text.empty() || port_text.size() > 5 ||
-      port_text.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port_text) > 65535) {
-    fail("invalid port '" + port_text + "'");
-  }
-  const auto port = static_cast<unsigned short>(std::stoul(port_text));
+  const auto parts = split_host_port(addr);
+  if (!parts) fail("expected host:port or :port");
+  const std::string host(parts->host);
+  const std::string port_text(parts->port);
+  const auto parsed_port = parse_port(port_text);
+  if (!parsed_port) fail("invalid port '" + port_text + "'");
+  const unsigned short port = *parsed_port;
 
   std::vector<tcp::endpoint> candidates;
   if (host.empty()) {
@@ -533,16 +533,7 @@ void Server::start() {
   Impl& im = *impl_;
   if (im.metrics != nullptr) im.metrics->http_server_opened(im.opts.name);
   im.log.info("http listening", {{"server", im.opts.name}, {"addr", im.local_address}});
-  net::co_spawn(im.io, accept_loop(impl_), [im = impl_](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      im->log.error("http accept loop failed", {{"server", im->opts.name}, {"error", ex.what()}});
-    } catch (...) {
-      im->log.error("http accept loop failed", {{"server", im->opts.name}});
-    }
-  });
+  net::co_spawn(im.io, accept_loop(impl_), log_failure(impl_, "http accept loop failed"));
 }
 
 net::awaitable<void> Server::shutdown(Clock::time_point deadline) {

@@ -1,6 +1,6 @@
 #include "adapters/http/trace_context.h"
 
-#include <random>
+#include "domain/random.h"
 
 namespace userservice::http {
 
@@ -14,16 +14,6 @@ bool is_lower_hex(std::string_view s) {
 }
 
 bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
-
-std::mt19937_64& rng() {
-  // Per thread: tests run several servers on their own threads; the service itself has one.
-  thread_local std::mt19937_64 engine{[] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }()};
-  return engine;
-}
 
 }  // namespace
 
@@ -70,32 +60,13 @@ std::string_view sane_tracestate(std::string_view header) {
   return header;
 }
 
-std::string random_hex(std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.resize(n);
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i % 16 == 0) bits = rng()();
-    out[i] = kHex[bits & 0xf];
-    bits >>= 4;
-  }
-  return out;
-}
-
 std::optional<TraceParent> init_correlation(RequestContext& ctx, std::string_view request_id,
                                             std::string_view traceparent) {
-  ctx.request_id = is_valid_request_id(request_id) ? std::string(request_id) : random_hex(32);
+  ctx.request_id =
+      is_valid_request_id(request_id) ? std::string(request_id) : domain::random_hex_id(32);
   auto tp = parse_traceparent(traceparent);
-  if (tp) {
-    ctx.trace_id = tp->trace_id;
-  } else {
-    // A random 128-bit id is all zeros with negligible probability; W3C forbids that value.
-    do ctx.trace_id = random_hex(32);
-    while (all_zero(ctx.trace_id));
-  }
-  do ctx.span_id = random_hex(16);
-  while (all_zero(ctx.span_id));
+  ctx.trace_id = tp ? tp->trace_id : domain::random_hex_id(32);
+  ctx.span_id = domain::random_hex_id(16);
   return tp;
 }
 

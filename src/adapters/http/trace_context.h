@@ -26,9 +26,6 @@ std::optional<TraceParent> parse_traceparent(std::string_view header);
 // ASCII (the spec's limit: a longer one may be discarded whole), else "" (dropped).
 std::string_view sane_tracestate(std::string_view header);
 
-// `n` random lower-case hex characters (not cryptographic; ids only need to be unique).
-std::string random_hex(std::size_t n);
-
 // Fills request_id / trace_id / span_id from the incoming header values ("" when absent):
 // a sane X-Request-Id is echoed, otherwise a 32-hex one is minted; a valid traceparent's trace
 // id is continued, otherwise a fresh one is minted; the span id is always fresh.

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "common/scope_exit.h"
 #include "domain/error.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -29,18 +30,6 @@ struct Connection::Private {
 };
 
 namespace {
-
-template <typename F>
-class ScopeExit {
- public:
-  explicit ScopeExit(F f) : f_(std::move(f)) {}
-  ~ScopeExit() { f_(); }
-  ScopeExit(const ScopeExit&) = delete;
-  ScopeExit& operator=(const ScopeExit&) = delete;
-
- private:
-  F f_;
-};
 
 Error unavailable(std::string detail) {
   return Error(ErrorCode::service_unavailable, "database unavailable", std::move(detail));

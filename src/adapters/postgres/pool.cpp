@@ -13,6 +13,7 @@
 #include <boost/system/system_error.hpp>
 
 #include "adapters/postgres/connection.h"
+#include "common/scope_exit.h"
 #include "domain/error.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -22,22 +23,6 @@ namespace userservice::postgres {
 namespace asio = boost::asio;
 using domain::Error;
 using domain::ErrorCode;
-
-namespace {
-
-template <typename F>
-class ScopeExit {
- public:
-  explicit ScopeExit(F f) : f_(std::move(f)) {}
-  ~ScopeExit() { f_(); }
-  ScopeExit(const ScopeExit&) = delete;
-  ScopeExit& operator=(const ScopeExit&) = delete;
-
- private:
-  F f_;
-};
-
-}  // namespace
 
 namespace detail {
 

@@ -3,7 +3,8 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "common/host_port.h"
 
 namespace userservice::redis {
 
@@ -17,12 +18,10 @@ timeval to_timeval(std::chrono::nanoseconds d) {
 }  // namespace
 
 std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
-  auto colon = o.addr.rfind(':');
-  if (colon == std::string::npos) throw RedisError("redis address " + o.addr + " is not host:port");
-  std::string host = o.addr.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  std::from_chars(o.addr.data() + colon + 1, o.addr.data() + o.addr.size(), port);
+  const auto parts = split_host_port(o.addr);
+  if (!parts) throw RedisError("redis address " + o.addr + " is not host:port");
+  const std::string host(parts->host);
+  const int port = parse_port(parts->port).value_or(0);
 
   // Connecting may take longer than one command; never less than a second.
   auto connect_timeout = std::max<std::chrono::nanoseconds>(o.operation_timeout, std::chrono::seconds(1));
