@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -115,6 +116,15 @@ class Result {
   std::string_view get(int row, int col) const;  // text value, "" for NULL
   std::optional<std::string_view> get_opt(int row, int col) const;
   int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
+
+  // Typed reads of one value. Each checks the column's type (PQftype) and NULL, and throws
+  // std::logic_error naming the statement's column on a mismatch: an internal error (500),
+  // never a guess. The opt_ forms answer nullopt for NULL; the others refuse it.
+  std::string text(int row, int col) const;  // any type, as its text form
+  std::optional<std::string> opt_text(int row, int col) const;
+  bool boolean(int row, int col) const;          // boolean
+  std::int64_t int64(int row, int col) const;    // smallint, integer or bigint
+  std::optional<std::int64_t> opt_int64(int row, int col) const;
   explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
   int column(std::string_view name) const;  // column index by name, -1 when absent
   const pg_result* raw() const noexcept { return res_; }  // for the adapter's own use
@@ -138,6 +148,16 @@ struct SqlError : std::runtime_error {
   std::string statement;   // Statement::name that failed, empty for scripts
   std::string detail;      // PG_DIAG_MESSAGE_DETAIL, empty when none
 };
+
+// What a SqlError is, by name, for store code (the SQLSTATE codes live in result.cpp).
+// A unique or primary key violation (23505) of `constraint`.
+bool is_unique_violation(const SqlError& e, std::string_view constraint);
+
+// PostgreSQL array literals for array parameters ($n::text[], $n::bigint[]). Text items are
+// quoted (and '"', '\' escaped), so that an item spelled NULL stays a string.
+std::string text_array(std::span<const std::string> items);
+std::string text_array(std::span<const std::string_view> items);
+std::string bigint_array(std::span<const std::int64_t> items);
 
 struct PoolOptions {
   std::string dsn;  // libpq URI or keyword/value string
