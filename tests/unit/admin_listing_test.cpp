@@ -323,9 +323,10 @@ TEST(ListingStatement, FirstPageWithoutFilters) {
 // bench/listing/sql/<statement name>.sql (and .params) hold the statements explain.sh runs.
 // They must be exactly the service's; USERSERVICE_WRITE_LISTING_SQL=1 rewrites them
 // (after a deliberate change of the generator).
+// (The source directory, not __FILE__: under CCACHE_BASEDIR that is relative to the build
+// directory, and ctest runs this from another one.)
 const std::filesystem::path kBenchSql =
-    std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "bench" /
-    "listing" / "sql";
+    std::filesystem::path(USERSERVICE_SOURCE_DIR) / "bench" / "listing" / "sql";
 
 std::string param_name(postgres::ListingParam p) {
   switch (p) {
