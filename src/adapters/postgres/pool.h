@@ -3,8 +3,9 @@
 // driven by the process's single io_context. Beast-free and libpq-free on purpose: store code
 // includes this header, the libpq/Asio plumbing lives in connection.h and the .cpp files.
 //
-//   constexpr Statement kSelectAccount{"select_account", "SELECT ... WHERE user_id = $1"};
-//   Result r = co_await pool.query(kSelectAccount, {user_id}, ctx.deadline);
+//   // sql::kAccountStateById: generated from sql/user_store/account_state_by_id.sql
+//   Result r = co_await pool.query(sql::kAccountStateById, {user_id}, ctx.deadline);
+//   std::string email = r.text(0, 1);
 //
 // Errors say whether a write may have happened (docs/architecture.md, "What an error says
 // about a write"):
@@ -48,8 +49,8 @@ namespace userservice::postgres {
 // a read in the same situation service_unavailable.
 enum class Access { read, write };
 
-// A named SQL statement, prepared once per connection under `name` on first use. Declare them
-// as constexpr constants; the name is also the metric label.
+// A named SQL statement, prepared once per connection under `name` on first use. The service's
+// are generated from src/adapters/postgres/sql/ (its README); the name is also the metric label.
 struct Statement {
   std::string_view name;
   std::string_view sql;
