@@ -89,11 +89,9 @@ say "$live live accounts"
 # ---- The service's statements ----------------------------------------------------------------
 "$bin" --print-statements >"$work/statements.jsonl"
 printed=$(wc -l <"$work/statements.jsonl")
-declared=$(cat src/adapters/postgres/user_store.cpp src/adapters/postgres/command_store.cpp \
-  src/adapters/postgres/idempotency_store.cpp src/adapters/postgres/account_state.h \
-  src/adapters/postgres/read_sources.h | grep -c 'constexpr Statement k' || true)
+declared=$(find src/adapters/postgres/sql -name '*.sql' -not -path '*/fragments/*' | wc -l)
 if [ "$printed" != "$declared" ]; then
-  say "warning: --print-statements printed $printed statements, the store files declare $declared"
+  say "warning: --print-statements printed $printed statements, src/adapters/postgres/sql/ holds $declared"
 fi
 
 # ---- Measure -------------------------------------------------------------------------------

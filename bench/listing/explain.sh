@@ -10,7 +10,7 @@
 # The statements are bench/listing/sql/admin_list_users_<shape>.sql, byte-for-byte what the
 # service prepares (tests/unit/admin_listing_test.cpp fails when they drift), with their
 # parameters in the order listed in the matching .params file. The session settings are the
-# ones the service pipelines before each page (listing_store.h kListingSettings): custom
+# ones the service pipelines before each page (admin_list_users_settings.sql): custom
 # plans, no parallel workers. Each statement runs twice; the second (warm) run is reported,
 # with TIMING OFF: per-node clock reads would inflate plans that touch many rows several
 # times over (the first run's per-node times are not shown).

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "adapters/postgres/pool.h"
@@ -40,6 +42,26 @@ TEST(PostgresStatements, EveryStatementDeclaresWhetherItWrites) {
   for (const auto* s : statements) {
     EXPECT_EQ(s->access == Access::write, modifies_data(s->sql)) << s->name;
   }
+}
+
+// The registry is generated from the .sql files (cmake/embed_statements.cmake): one
+// statement per file outside fragments/, named like its file, with its fragments expanded.
+TEST(PostgresStatements, TheRegistryHoldsOneStatementPerSqlFile) {
+  std::set<std::string> files;
+  const std::filesystem::path dir =
+      std::filesystem::path(USERSERVICE_SOURCE_DIR) / "src/adapters/postgres/sql";
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto& path = entry.path();
+    if (path.extension() != ".sql" || path.parent_path().filename() == "fragments") continue;
+    EXPECT_TRUE(files.insert(path.stem().string()).second) << path;
+  }
+  std::set<std::string> names;
+  for (const auto* s : userservice::postgres::all_statements()) {
+    EXPECT_TRUE(names.insert(std::string(s->name)).second) << s->name;
+    EXPECT_EQ(s->sql.find("-- include:"), std::string_view::npos) << s->name;
+    if (s->coalesced != nullptr) EXPECT_GE(s->coalesced_key, 0) << s->name;
+  }
+  EXPECT_EQ(names, files);
 }
 
 }  // namespace

@@ -1,42 +1,19 @@
 #include "adapters/postgres/idempotency_store.h"
 
-#include <charconv>
+#include <cstdint>
+#include <optional>
 
 #include "adapters/postgres/pool.h"
 #include "domain/error.h"
+#include "sql_statements.h"
 
 namespace userservice::postgres {
 
-namespace sql {
-
-// Times are the database's own clock (now(): the transaction's start), so the time to live
-// and the purge agree whatever the service hosts' clocks say.
-constexpr Statement kClaimKey{
-    "idempotency_claim_key",
-    R"(INSERT INTO "user".idempotency_keys (key, fingerprint, created_at, expires_at)
-       VALUES ($1, $2, now(), now() + $3::bigint * interval '1 microsecond'))",
-    Access::write};
-
-constexpr Statement kStoreAnswer{
-    "idempotency_store_answer",
-    R"(UPDATE "user".idempotency_keys SET status = $2::int, body = $3 WHERE key = $1)",
-    Access::write};
-
-constexpr Statement kStoredAnswer{
-    "idempotency_stored_answer",
-    R"(SELECT fingerprint, status, body FROM "user".idempotency_keys WHERE key = $1)"};
-
-// Oldest first, a batch at a time; SKIP LOCKED: instances sweeping together never wait.
-constexpr Statement kPurgeKeys{
-    "idempotency_purge_keys",
-    R"(DELETE FROM "user".idempotency_keys
-        WHERE key IN (SELECT key FROM "user".idempotency_keys WHERE expires_at <= now()
-                       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))",
-    Access::write};
-
+// Statements: src/adapters/postgres/sql/idempotency_store/*.sql, as sql::k<Name>.
+namespace {
+// The claim of a key that is taken already fails on this constraint.
 constexpr std::string_view kKeyConstraint = "idempotency_keys_pkey";
-
-}  // namespace sql
+}  // namespace
 
 namespace {
 
@@ -45,7 +22,8 @@ class PgKeyedCall final : public services::KeyedCall {
   PgKeyedCall(Pool& pool, std::string key, std::string fingerprint, std::chrono::nanoseconds ttl)
       : key_(std::move(key)),
         fingerprint_(std::move(fingerprint)),
-        tx_(pool, claim(key_, fingerprint_, ttl), {&sql::kStoreAnswer, &sql::kStoredAnswer}) {}
+        tx_(pool, claim(key_, fingerprint_, ttl),
+            {&sql::kIdempotencyStoreAnswer, &sql::kIdempotencyStoredAnswer}) {}
 
   DbTransaction* transaction() noexcept override { return &tx_; }
 
@@ -55,7 +33,7 @@ class PgKeyedCall final : public services::KeyedCall {
       try {
         std::rethrow_exception(e);
       } catch (const SqlError& s) {
-        if (s.sqlstate == "23505" && s.constraint == sql::kKeyConstraint) return State::taken;
+        if (is_unique_violation(s, kKeyConstraint)) return State::taken;
       } catch (...) {
       }
       return State::failed;
@@ -66,26 +44,27 @@ class PgKeyedCall final : public services::KeyedCall {
   boost::asio::awaitable<void> commit(const RequestContext& ctx,
                                       const services::StoredAnswer& answer) override {
     std::vector<Query> queries;
-    queries.push_back(Query{&sql::kStoreAnswer,
+    queries.push_back(Query{&sql::kIdempotencyStoreAnswer,
                             Params{key_, std::to_string(answer.status), answer.body}});
     co_await tx_.commit(std::move(queries), ctx);
   }
 
   boost::asio::awaitable<Replay> replay(const RequestContext& ctx) override {
     std::vector<Query> after;
-    after.push_back(Query{&sql::kStoredAnswer, Params{key_}});
+    after.push_back(Query{&sql::kIdempotencyStoredAnswer, Params{key_}});
     std::vector<Result> results = co_await tx_.rollback(std::move(after), ctx);
     const Result& row = results.at(0);
-    if (row.rows() == 0 || row.is_null(0, 1)) {
+    std::optional<std::int64_t> status;  // NULL: claimed, no answer stored
+    if (row.rows() > 0) status = row.opt_int64(0, 1);
+    if (!status) {
       // Claimed by a transaction that committed, then purged in between: vanishingly rare.
       throw domain::Error(domain::ErrorCode::service_unavailable, "database unavailable",
                           "idempotency key vanished between its claim and its replay");
     }
     Replay out;
-    out.same_request = row.get(0, 0) == fingerprint_;
-    const std::string_view status = row.get(0, 1);
-    std::from_chars(status.data(), status.data() + status.size(), out.answer.status);
-    out.answer.body = std::string(row.get(0, 2));
+    out.same_request = row.text(0, 0) == fingerprint_;
+    out.answer.status = static_cast<unsigned>(*status);
+    out.answer.body = row.text(0, 2);
     co_return out;
   }
 
@@ -93,7 +72,7 @@ class PgKeyedCall final : public services::KeyedCall {
   static std::vector<Query> claim(const std::string& key, const std::string& fingerprint,
                                   std::chrono::nanoseconds ttl) {
     std::vector<Query> q;
-    q.push_back(Query{&sql::kClaimKey,
+    q.push_back(Query{&sql::kIdempotencyClaimKey,
                       Params{key, fingerprint,
                              std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                                 ttl)
@@ -115,14 +94,8 @@ std::unique_ptr<services::KeyedCall> PgIdempotencyStore::begin(std::string key,
 
 boost::asio::awaitable<int> PgIdempotencyStore::purge_expired(const RequestContext& ctx,
                                                               int batch) {
-  Result r = co_await primary_.query(sql::kPurgeKeys, {std::to_string(batch)}, ctx);
+  Result r = co_await primary_.query(sql::kIdempotencyPurgeKeys, {std::to_string(batch)}, ctx);
   co_return r.affected_rows();
-}
-
-// For `userservice --print-statements` (statements.h).
-std::vector<const Statement*> idempotency_store_statements() {
-  using namespace sql;
-  return {&kClaimKey, &kStoreAnswer, &kStoredAnswer, &kPurgeKeys};
 }
 
 }  // namespace userservice::postgres

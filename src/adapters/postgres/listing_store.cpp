@@ -201,8 +201,9 @@ std::unique_ptr<ListingStatement> build(unsigned s) {
   }
   sql += "   ORDER BY " + created + " DESC, " + d + ".user_id DESC\n   LIMIT " +
          p(ListingParam::limit) + "\n)\n";
-  sql += sql::kAccountStateSelect;
-  sql += "\n  JOIN page p ON p.user_id = a.user_id\n ORDER BY a.created_at DESC, a.user_id DESC";
+  sql += sql::fragments::kAccountStateSelect;
+  // (The space: the text stays byte for byte what bench/listing/sql/ holds.)
+  sql += " \n  JOIN page p ON p.user_id = a.user_id\n ORDER BY a.created_at DESC, a.user_id DESC";
 
   auto out = std::make_unique<ListingStatement>();
   out->shape = s;
@@ -310,7 +311,7 @@ boost::asio::awaitable<services::ListingSlice> PgListingStore::list_accounts(
              : lane         ? sources_.resume(*lane)
                             : sources_.pick();
   std::vector<Query> queries;
-  queries.push_back({&kListingSettings, Params{}});
+  queries.push_back({&sql::kAdminListUsersSettings, Params{}});
   queries.push_back({&st.statement, params});
   std::vector<Result> results = co_await sources_.pipeline_on(out.lane, std::move(queries), ctx);
   const Result& r = results.at(1);

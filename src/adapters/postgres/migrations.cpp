@@ -1,7 +1,6 @@
 #include "adapters/postgres/migrations.h"
 
 #include <algorithm>
-#include <charconv>
 #include <climits>
 #include <map>
 #include <set>
@@ -67,10 +66,7 @@ asio::awaitable<void> run_migrations(Pool& pool, telemetry::Logger& log, Clock::
       R"(SELECT version, name FROM "user".schema_migrations ORDER BY version)", deadline);
   std::set<int> applied;
   for (int r = 0; r < rows.at(0).rows(); ++r) {
-    const std::string_view text = rows[0].get(r, 0);
-    int v = 0;
-    std::from_chars(text.data(), text.data() + text.size(), v);
-    applied.insert(v);
+    applied.insert(static_cast<int>(rows[0].int64(r, 0)));
   }
 
   const int newest_known = ordered.empty() ? 0 : ordered.back()->version;
@@ -145,21 +141,17 @@ asio::awaitable<std::vector<MigrationState>> migration_status(Pool& pool,
     // to_regclass: NULL when the bookkeeping table does not exist yet (never migrated).
     auto exists = co_await lease.execute(
         R"(SELECT to_regclass('"user".schema_migrations') IS NOT NULL)", deadline);
-    if (exists.at(0).rows() == 1 && exists[0].get(0, 0) == "t") {
+    if (exists.at(0).rows() == 1 && exists[0].boolean(0, 0)) {
       auto rows = co_await lease.execute(
           R"(SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              FROM "user".schema_migrations ORDER BY version)",
           deadline);
       for (int r = 0; r < rows.at(0).rows(); ++r) {
-        const std::string_view text = rows[0].get(r, 0);
-        int v = 0;
-        std::from_chars(text.data(), text.data() + text.size(), v);
+        const int v = static_cast<int>(rows[0].int64(r, 0));
         MigrationState& state = by_version[v];
-        if (state.version == 0) {
-          state = MigrationState{v, std::string(rows[0].get(r, 1)), false, true, {}};
-        }
+        if (state.version == 0) state = MigrationState{v, rows[0].text(r, 1), false, true, {}};
         state.applied = true;
-        state.applied_at = std::string(rows[0].get(r, 2));
+        state.applied_at = rows[0].text(r, 2);
       }
     }
   } catch (const SqlError& e) {

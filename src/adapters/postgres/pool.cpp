@@ -432,24 +432,6 @@ namespace {
 // after five executions and is reused. A NULL element matches no row and is nobody's key.
 constexpr std::size_t kMinSetElements = 16;
 
-// `keys` as a PostgreSQL array literal: every element quoted, `"` and `\` escaped, padded
-// with NULL elements to kMinSetElements.
-std::string array_literal(const std::vector<std::string_view>& keys) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char ch : keys[i]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  for (std::size_t i = keys.size(); i < kMinSetElements; ++i) out += i > 0 ? ",NULL" : "NULL";
-  out += '}';
-  return out;
-}
-
 // The rows of `all` whose column `key_col` equals `key`, as a result of their own (same
 // columns): what the single statement would have returned for that key.
 Result rows_for(const PGresult* all, int key_col, std::string_view key) {
@@ -530,7 +512,7 @@ asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
         if (w != &first) group.contexts.push_back(w->ctx ? &*w->ctx : nullptr);
         deadline = std::max(deadline, w->deadline);
       }
-      group.query.push_back(Query{single.coalesced, Params{array_literal(keys)}});
+      group.query.push_back(Query{single.coalesced, Params{text_array(keys, kMinSetElements)}});
       queries = group.query;
       ++self->coalesced;
       self->coalesced_calls += group.callers.size();

@@ -3,8 +3,9 @@
 // driven by the process's single io_context. Beast-free and libpq-free on purpose: store code
 // includes this header, the libpq/Asio plumbing lives in connection.h and the .cpp files.
 //
-//   constexpr Statement kSelectAccount{"select_account", "SELECT ... WHERE user_id = $1"};
-//   Result r = co_await pool.query(kSelectAccount, {user_id}, ctx.deadline);
+//   // sql::kAccountStateById: generated from sql/user_store/account_state_by_id.sql
+//   Result r = co_await pool.query(sql::kAccountStateById, {user_id}, ctx.deadline);
+//   std::string email = r.text(0, 1);
 //
 // Errors say whether a write may have happened (docs/architecture.md, "What an error says
 // about a write"):
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,8 +49,8 @@ namespace userservice::postgres {
 // a read in the same situation service_unavailable.
 enum class Access { read, write };
 
-// A named SQL statement, prepared once per connection under `name` on first use. Declare them
-// as constexpr constants; the name is also the metric label.
+// A named SQL statement, prepared once per connection under `name` on first use. The service's
+// are generated from src/adapters/postgres/sql/ (its README); the name is also the metric label.
 struct Statement {
   std::string_view name;
   std::string_view sql;
@@ -115,6 +117,15 @@ class Result {
   std::string_view get(int row, int col) const;  // text value, "" for NULL
   std::optional<std::string_view> get_opt(int row, int col) const;
   int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
+
+  // Typed reads of one value. Each checks the column's type (PQftype) and NULL, and throws
+  // std::logic_error naming the statement's column on a mismatch: an internal error (500),
+  // never a guess. The opt_ forms answer nullopt for NULL; the others refuse it.
+  std::string text(int row, int col) const;  // any type, as its text form
+  std::optional<std::string> opt_text(int row, int col) const;
+  bool boolean(int row, int col) const;          // boolean
+  std::int64_t int64(int row, int col) const;    // smallint, integer or bigint
+  std::optional<std::int64_t> opt_int64(int row, int col) const;
   explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
   int column(std::string_view name) const;  // column index by name, -1 when absent
   const pg_result* raw() const noexcept { return res_; }  // for the adapter's own use
@@ -138,6 +149,17 @@ struct SqlError : std::runtime_error {
   std::string statement;   // Statement::name that failed, empty for scripts
   std::string detail;      // PG_DIAG_MESSAGE_DETAIL, empty when none
 };
+
+// What a SqlError is, by name, for store code (the SQLSTATE codes live in result.cpp).
+// A unique or primary key violation (23505) of `constraint`.
+bool is_unique_violation(const SqlError& e, std::string_view constraint);
+
+// PostgreSQL array literals for array parameters ($n::text[], $n::bigint[]). Text items are
+// quoted (and '"', '\' escaped), so that an item spelled NULL stays a string; NULL elements
+// pad the array to `min_elements`.
+std::string text_array(std::span<const std::string> items, std::size_t min_elements = 0);
+std::string text_array(std::span<const std::string_view> items, std::size_t min_elements = 0);
+std::string bigint_array(std::span<const std::int64_t> items);
 
 struct PoolOptions {
   std::string dsn;  // libpq URI or keyword/value string

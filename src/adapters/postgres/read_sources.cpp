@@ -12,10 +12,10 @@
 #include <cmath>
 #include <limits>
 
-#include "adapters/postgres/statements.h"
 #include "domain/error.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
+#include "sql_statements.h"
 
 namespace userservice::postgres {
 
@@ -146,7 +146,7 @@ asio::awaitable<void> ReadSources::probe(Replica& r) {
   const double max_lag = std::chrono::duration<double>(options_.max_lag).count();
   try {
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(options_.probe_timeout);
-    Result res = co_await r.pool->query(kReplicaState, Params{}, deadline);
+    Result res = co_await r.pool->query(sql::kReplicaState, Params{}, deadline);
     const double lag = parse_lag(res.get(0, 1));
     if (lag <= max_lag) {
       set_state(r, true, lag, "");
@@ -171,8 +171,5 @@ void ReadSources::start() {
 }
 
 asio::awaitable<void> ReadSources::stop() { co_await probes_.stop(); }
-
-// For `userservice --print-statements` (statements.h).
-std::vector<const Statement*> read_sources_statements() { return {&kReplicaState}; }
 
 }  // namespace userservice::postgres

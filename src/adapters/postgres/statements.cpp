@@ -7,14 +7,6 @@
 
 namespace userservice::postgres {
 
-std::vector<const Statement*> all_statements() {
-  std::vector<const Statement*> out = user_store_statements();
-  for (const Statement* s : command_store_statements()) out.push_back(s);
-  for (const Statement* s : idempotency_store_statements()) out.push_back(s);
-  for (const Statement* s : read_sources_statements()) out.push_back(s);
-  return out;
-}
-
 int print_statements(std::FILE* out) {
   std::string line;
   for (const Statement* s : all_statements()) {

@@ -24,9 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/postgres/pool.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
+#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 
 namespace userservice::redis {
 
@@ -42,46 +44,9 @@ constexpr std::int64_t kLeaderLockKey = 8463233977810706809;
 constexpr std::int64_t kCandidateLockKey = 8463233977743286884;
 
 // ---- Statements (the relay's own session; parameters as text) ---------------------------
-
-// The head of each stream's backlog, oldest first, merged by seq. $1/$2: whether the domain /
-// lifecycle stream takes part (a stream refusing its first row is left out between retries,
-// so that it cannot hold the other one hostage); $3: rows per stream. Each head walks
-// (stream, seq) (migrations/0007). Rows of transactions still in flight are invisible and
-// come in a later batch; one user's rows are in commit order because writers lock the
-// account row before inserting (seq is taken after the lock).
-constexpr std::string_view kSelectHeads =
-    R"(SELECT seq, event_id, stream, event_type, user_id, "user".rfc3339(occurred_at), payload,
-              coalesce(traceparent, ''), "user".epoch_us(occurred_at)
-         FROM ((SELECT * FROM "user".event_outbox WHERE stream = 'domain' AND $1::boolean
-                 ORDER BY seq LIMIT $3)
-               UNION ALL
-               (SELECT * FROM "user".event_outbox WHERE stream = 'lifecycle' AND $2::boolean
-                 ORDER BY seq LIMIT $3)) heads
-        ORDER BY seq)";
-// By the exact seqs published, never "seq <= last": a lower seq that was still uncommitted
-// when the batch was read must stay until it is published.
-constexpr std::string_view kDeletePublished =
-    R"(DELETE FROM "user".event_outbox WHERE seq = ANY($1::bigint[]))";
-// Cheap at any size: an exact count up to 10,000 rows (it stops there), beyond that the
-// span of seqs (an upper bound: the gaps are rows published out of order or rolled back);
-// the age through the primary key. Never a full scan of a table that grows during an outage.
-constexpr std::string_view kBacklogStats =
-    R"(SELECT (SELECT count(*) FROM (SELECT 1 FROM "user".event_outbox LIMIT 10000) capped),
-              coalesce((SELECT max(seq) - min(seq) + 1 FROM "user".event_outbox), 0),
-              coalesce(extract(epoch FROM clock_timestamp() -
-                  (SELECT occurred_at FROM "user".event_outbox ORDER BY seq LIMIT 1)), 0))";
-constexpr std::string_view kTryLeader = "SELECT pg_try_advisory_lock($1::bigint)";
-constexpr std::string_view kUnlockLeader = "SELECT pg_advisory_unlock($1::bigint)";
-constexpr std::string_view kTryCandidate = "SELECT pg_try_advisory_lock_shared($1::bigint)";
-constexpr std::string_view kUnlockCandidate = "SELECT pg_advisory_unlock_shared($1::bigint)";
-// Another session holds the candidate lock: an instance that reaches Redis waits to lead.
-constexpr std::string_view kCandidateWaiting =
-    R"(SELECT EXISTS (SELECT 1 FROM pg_locks
-                       WHERE locktype = 'advisory' AND granted AND objsubid = 1
-                         AND classid = $1::oid AND objid = $2::oid AND pid <> pg_backend_pid()))";
-// The fencing token of a new leader (migrations/0007): strictly increasing across leaders.
-constexpr std::string_view kNextEpoch = R"(SELECT nextval('"user".outbox_relay_epoch'))";
-constexpr std::string_view kHeartbeat = "SELECT 1";
+// src/adapters/postgres/sql/outbox_relay/*.sql, as postgres::sql::kOutboxRelay<Name>
+// ("sql_statements.h"); run here by their text, on the relay's own libpq connection.
+namespace sql = postgres::sql;
 
 // ---- The publish script -------------------------------------------------------------------
 // One EVALSHA per batch, so Redis runs the whole batch atomically and in seq order, and says
@@ -458,7 +423,7 @@ bool OutboxRelay::Impl::sleep(std::chrono::nanoseconds d) {
     const auto now = Clock::now();
     if (now >= until) return true;
     if (pg != nullptr && now - last_pg_use >= heartbeat_interval()) {
-      pg_exec(kHeartbeat);
+      pg_exec(sql::kOutboxRelayHeartbeat.sql);
       continue;
     }
     const auto slice = pg != nullptr ? std::min(until, last_pg_use + heartbeat_interval()) : until;
@@ -503,8 +468,8 @@ void OutboxRelay::Impl::pg_connect() {
   };
   // idle_session_timeout: a leader whose process freezes, or whose network path dies, stops
   // sending; the server then ends the session after leader_timeout and the lock is free.
-  pg_exec("SET statement_timeout = " + ms(opts.statement_timeout));
-  pg_exec("SET idle_session_timeout = " + ms(opts.leader_timeout));
+  pg_exec(sql::kOutboxRelaySessionTimeouts.sql,
+          {ms(opts.statement_timeout), ms(opts.leader_timeout)});
 }
 
 void OutboxRelay::Impl::pg_close() noexcept {
@@ -597,18 +562,18 @@ void OutboxRelay::Impl::set_candidate(bool want) {
   if (want == candidate) return;
   const std::string key = std::to_string(kCandidateLockKey);
   if (want) {
-    candidate = pg_bool(kTryCandidate, {key});
+    candidate = pg_bool(sql::kOutboxRelayTryCandidate.sql, {key});
   } else {
-    pg_exec(kUnlockCandidate, {key});
+    pg_exec(sql::kOutboxRelayUnlockCandidate.sql, {key});
     candidate = false;
   }
 }
 
 bool OutboxRelay::Impl::try_become_leader() {
-  if (!pg_bool(kTryLeader, {std::to_string(kLeaderLockKey)})) return false;
+  if (!pg_bool(sql::kOutboxRelayTryLeader.sql, {std::to_string(kLeaderLockKey)})) return false;
   leader = true;
   set_candidate(false);
-  auto r = pg_exec(kNextEpoch);
+  auto r = pg_exec(sql::kOutboxRelayNextEpoch.sql);
   epoch = to_int64(PQgetvalue(r.at(0).get(), 0, 0));
   failed_cycles = 0;
   dedupe_next = true;  // the previous leader may have published rows it could not delete
@@ -630,8 +595,8 @@ bool OutboxRelay::Impl::try_become_leader() {
     const std::string fence = std::to_string(fenced.fence);
     log.warn("outbox relay: the fence in redis is above the epoch sequence; moving it on",
              {{"fence", fence}, {"epoch", epoch}});
-    pg_exec(R"(SELECT setval('"user".outbox_relay_epoch', $1::bigint))", {fence});
-    auto next = pg_exec(kNextEpoch);
+    pg_exec(sql::kOutboxRelayMoveEpoch.sql, {fence});
+    auto next = pg_exec(sql::kOutboxRelayNextEpoch.sql);
     epoch = to_int64(PQgetvalue(next.at(0).get(), 0, 0));
   }
   return true;
@@ -639,7 +604,7 @@ bool OutboxRelay::Impl::try_become_leader() {
 
 // Hands the lead to another instance (one that reaches Redis is waiting for it).
 void OutboxRelay::Impl::step_down(std::string_view why) {
-  pg_exec(kUnlockLeader, {std::to_string(kLeaderLockKey)});
+  pg_exec(sql::kOutboxRelayUnlockLeader.sql, {std::to_string(kLeaderLockKey)});
   lose_lead(why);
 }
 
@@ -745,8 +710,9 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     take[static_cast<std::size_t>(s)] = !st.blocked || now >= st.retry_at;
   }
   if (!take[0] && !take[1]) return 0;
-  auto results = pg_exec(kSelectHeads, {take[0] ? "true" : "false", take[1] ? "true" : "false",
-                                        std::to_string(opts.batch_size)});
+  auto results = pg_exec(sql::kOutboxRelaySelectHeads.sql,
+                         {take[0] ? "true" : "false", take[1] ? "true" : "false",
+                          std::to_string(opts.batch_size)});
   PGresult* res = results.at(0).get();
   const int n = PQntuples(res);
   if (n == 0) {
@@ -887,16 +853,10 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     }
   }
   record_publish_spans(rows, outcome, sent_unix);
-  std::string seqs = "{";
-  for (std::size_t i = 0; i < done.size(); ++i) {
-    if (i > 0) seqs += ',';
-    seqs += std::to_string(done[i]);
-  }
-  seqs += '}';
   // A crash (or a PostgreSQL failure) before this DELETE leaves published rows behind: the
   // next batch, of this leader or the next, finds them in the streams and does not add them
   // again (dedupe), so a duplicate needs a crash and more than a batch of newer entries.
-  pg_exec(kDeletePublished, {seqs});
+  pg_exec(sql::kOutboxRelayDeletePublished.sql, {postgres::bigint_array(done)});
   return rows.size();
 }
 
@@ -940,7 +900,7 @@ void OutboxRelay::Impl::refresh_stats() {
   if (now < next_stats) return;
   next_stats = now + kStatsInterval;
   try {
-    auto r = pg_exec(kBacklogStats);
+    auto r = pg_exec(sql::kOutboxRelayBacklogStats.sql);
     PGresult* res = r.at(0).get();
     const std::int64_t counted = to_int64(PQgetvalue(res, 0, 0));
     const std::int64_t span = to_int64(PQgetvalue(res, 0, 1));
@@ -1018,7 +978,8 @@ void OutboxRelay::Impl::loop() {
           if (leader && ++failed_cycles >= opts.step_down_after) {
             const auto hi = static_cast<std::uint64_t>(kCandidateLockKey) >> 32;
             const auto lo = static_cast<std::uint64_t>(kCandidateLockKey) & 0xffffffffu;
-            if (pg_bool(kCandidateWaiting, {std::to_string(hi), std::to_string(lo)})) {
+            if (pg_bool(sql::kOutboxRelayCandidateWaiting.sql,
+                        {std::to_string(hi), std::to_string(lo)})) {
               step_down("redis failed " + std::to_string(failed_cycles) +
                         " times in a row and another instance reaches it");
               continue;

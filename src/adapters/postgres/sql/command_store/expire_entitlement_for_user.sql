@@ -1,0 +1,14 @@
+-- name: expire_entitlement_for_user
+-- access: write
+--
+-- A command's own item of this kind, expired first when it has lapsed (see the fragment
+-- entitlement_expire_body for the mechanism).
+-- $1 now (epoch µs)
+-- $2 minted event ids (text[] literal)
+-- $3 the user (whose account lock the command holds)
+-- $4 reason code, $5 actor type, $6 actor id (of the expiry)
+-- $7 the free plan
+-- Returns: one row: the number of items expired.
+
+-- include: entitlement_cand_for_user
+-- include: entitlement_expire_body

@@ -1,0 +1,15 @@
+-- name: expire_sanction_for_user
+-- access: write
+--
+-- A command's own item of this kind, expired first when it has lapsed (see the fragment
+-- sanction_expire_body for the mechanism).
+-- $1 now (epoch µs)
+-- $2 minted event ids (text[] literal)
+-- $3 the user (whose account lock the command holds)
+-- $4 reason code, $5 actor type, $6 actor id (of the expiry)
+-- $7 the sanction with lifecycle events (login_block)
+-- $8 the sanction code the command touches
+-- Returns: one row: the number of items expired.
+
+-- include: sanction_cand_for_user
+-- include: sanction_expire_body

@@ -1,0 +1,12 @@
+-- fragment: limit_cand_for_user
+--
+-- The `cand` and `due` heads of expire_limit_for_user (see limit_expire_body).
+-- Commands: the caller's first statement holds the account lock already.
+
+WITH cand AS (
+  SELECT user_id, limit_code FROM "user".limit_active
+   WHERE user_id = $3 AND limit_code = $7 AND expires_at <= "user".from_epoch_us($1)
+     FOR UPDATE
+), due AS (
+  SELECT user_id FROM "user".accounts WHERE user_id = $3 AND deleted_at IS NULL
+)

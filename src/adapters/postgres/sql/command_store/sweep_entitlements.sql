@@ -1,0 +1,13 @@
+-- name: sweep_entitlements
+-- access: write
+--
+-- One batch of the expiry sweeper (see the fragment entitlement_expire_body for the mechanism).
+-- $1 now (epoch µs)
+-- $2 minted event ids (text[] literal)
+-- $3 the batch size
+-- $4 reason code, $5 actor type, $6 actor id (of the expiry)
+-- $7 the free plan
+-- Returns: one row: the number of items expired.
+
+-- include: entitlement_cand_due
+-- include: entitlement_expire_body
