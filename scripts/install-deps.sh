@@ -12,6 +12,7 @@ PACKAGES=(
   wrk tzdata iso-codes
   prometheus  # for promtool: the metrics test checks the exposition with it
   clang-15 libfuzzer-15-dev  # scripts/fuzz.sh: the libFuzzer targets under ASan + UBSan
+  clang-format-15  # scripts/format.sh: the formatting gate of scripts/test.sh
   systemd  # systemd-analyze: the unit in deploy/systemd is verified by the tests
   pgbouncer  # the PgBouncer tests (session and transaction pooling) start their own
   patroni etcd-server etcd-client  # scripts/ha-up.sh and the Patroni test (ctest -L ha)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and integration tests, once in a normal build and once
+# The whole test suite: the formatting gate (scripts/format.sh --check), then unit and
+# integration tests, once in a normal build and once
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target for a
 # bounded time (scripts/fuzz.sh; FUZZ_SECONDS per target, 30 by default; FUZZ_SECONDS=0
 # skips fuzzing). Integration tests start their own throwaway PostgreSQL and Redis servers
@@ -14,6 +15,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # LeakSanitizer needs ptrace-free operation; it is off where the kernel forbids it.
 
 status=0
+# Formatting first: cheap, and a failure names the files (scripts/format.sh fixes them).
+bash scripts/format.sh --check || status=1
+
 run_suite() {
   local dir=$1; shift
   echo "== build $dir" >&2

@@ -11,7 +11,9 @@ using namespace userservice::services;
 
 class StubUserStore final : public UserStore {
  public:
-  awaitable<bool> live_account_exists(const RequestContext&, std::string_view) override { reached(); }
+  awaitable<bool> live_account_exists(const RequestContext&, std::string_view) override {
+    reached();
+  }
   awaitable<EmailFacts> email_facts(const RequestContext&, std::string_view) override { reached(); }
   awaitable<EnsureOutcome> ensure_account(const RequestContext&, const NewAccount&) override {
     reached();
@@ -81,9 +83,9 @@ class StubCommandStore final : public CommandStore {
                                               const CommandMeta&, const CommandEvents&) override {
     reached();
   }
-  awaitable<CommandResult> apply_sanction(const RequestContext&, std::string_view,
-                                          std::string_view, std::optional<domain::TimePoint>,
-                                          const CommandMeta&, const CommandEvents&) override {
+  awaitable<CommandResult> apply_sanction(const RequestContext&, std::string_view, std::string_view,
+                                          std::optional<domain::TimePoint>, const CommandMeta&,
+                                          const CommandEvents&) override {
     reached();
   }
   awaitable<CommandResult> remove_sanction(const RequestContext&, std::string_view,
@@ -123,8 +125,7 @@ class StubListingStore final : public ListingStore {
  public:
   awaitable<ListingSlice> list_accounts(const RequestContext&, const ListingFilter&,
                                         const std::optional<ListingCursor>&,
-                                        std::optional<unsigned>, domain::TimePoint,
-                                        int) override {
+                                        std::optional<unsigned>, domain::TimePoint, int) override {
     reached();
   }
 };

@@ -53,9 +53,7 @@ struct World {
   http::ServerOptions options;
   net::io_context io;
 
-  World() {
-    http::add_internal_routes(router, {accounts, commands, listing, *keys});
-  }
+  World() { http::add_internal_routes(router, {accounts, commands, listing, *keys}); }
 };
 
 World& world() {
@@ -68,7 +66,8 @@ void check_response(const http::Response& res) {
   for (const auto& [name, value] : res.headers) {
     for (char c : name + value) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
   }
-  if (!res.body.empty()) fuzz::check_output(res.body, res.content_type.starts_with("application/json"));
+  if (!res.body.empty())
+    fuzz::check_output(res.body, res.content_type.starts_with("application/json"));
 }
 
 // Runs the handler to completion (or to its first store call) on the target's io_context.
@@ -103,8 +102,8 @@ http::Response run_handler(World& w, const http::Handler& handler, http::Request
 void serve(World& w, bhttp::request_parser<bhttp::string_body>& parser) {
   http::Request req;
   http::fill_request(req, parser.get());
-  if (auto parent = http::init_correlation(req.ctx, req.header("x-request-id"),
-                                           req.header("traceparent"))) {
+  if (auto parent =
+          http::init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
     req.ctx.parent_span_id = parent->parent_id;
     req.ctx.trace_flags = parent->flags;
     req.ctx.trace_state = std::string(http::sane_tracestate(req.header("tracestate")));

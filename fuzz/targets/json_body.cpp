@@ -54,13 +54,27 @@ void read_all(http::ObjectReader& r, const json::object& obj, unsigned how, int 
     const std::string_view name = kv.key();
     try {
       switch (k++ % 9) {
-        case 0: (void)r.required_string(name); break;
-        case 1: (void)r.optional_string(name); break;
-        case 2: (void)r.nullable_string(name); break;
-        case 3: (void)r.optional_bool(name); break;
-        case 4: (void)r.required_int(name); break;
-        case 5: (void)r.optional_int(name); break;
-        case 6: (void)r.required_string_array(name); break;
+        case 0:
+          (void)r.required_string(name);
+          break;
+        case 1:
+          (void)r.optional_string(name);
+          break;
+        case 2:
+          (void)r.nullable_string(name);
+          break;
+        case 3:
+          (void)r.optional_bool(name);
+          break;
+        case 4:
+          (void)r.required_int(name);
+          break;
+        case 5:
+          (void)r.optional_int(name);
+          break;
+        case 6:
+          (void)r.required_string_array(name);
+          break;
         case 7:
           if (auto sub = r.optional_object(name); sub && level < 4) {
             read_all(*sub, kv.value().get_object(), how + 1, level + 1);

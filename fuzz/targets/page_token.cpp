@@ -35,7 +35,8 @@ void check_cursors(std::string_view scope, std::string_view token) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::size_t nl = input.find('\n');
-  const std::string_view scope = nl == std::string_view::npos ? std::string_view("history") : input.substr(0, nl);
+  const std::string_view scope =
+      nl == std::string_view::npos ? std::string_view("history") : input.substr(0, nl);
   const std::string_view token = nl == std::string_view::npos ? input : input.substr(nl + 1);
 
   if (auto bytes = domain::base64url_decode(token)) {
@@ -51,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string sealed = domain::seal_page_token(scope, token);
   check_cursors(scope, sealed);
   // Any payload round-trips through a sealed token (input used as the payload).
-  FUZZ_CHECK(domain::open_page_token(scope, sealed) == std::optional<std::string>(std::string(token)) ||
+  FUZZ_CHECK(domain::open_page_token(scope, sealed) ==
+                 std::optional<std::string>(std::string(token)) ||
              sealed.size() > domain::kMaxPageTokenLength);
   return 0;
 }

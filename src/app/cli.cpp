@@ -13,8 +13,8 @@
 #include "adapters/postgres/statements.h"
 #include "app/runtime.h"
 #include "common/utf8.h"
-#include "domain/error.h"
 #include "config/config.h"
+#include "domain/error.h"
 #include "telemetry/log.h"
 
 namespace userservice::app {

@@ -17,10 +17,10 @@
 #include "adapters/http/router.h"
 #include "adapters/http/routes.h"
 #include "adapters/http/server.h"
-#include "adapters/postgres/migrations.h"
 #include "adapters/postgres/command_store.h"
 #include "adapters/postgres/idempotency_store.h"
 #include "adapters/postgres/listing_store.h"
+#include "adapters/postgres/migrations.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/read_sources.h"
 #include "adapters/postgres/user_store.h"
@@ -58,7 +58,8 @@ auto step(std::string_view name, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const domain::Error& e) {
-    throw StartupError(std::string(name), e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
+    throw StartupError(std::string(name),
+                       e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
   } catch (const std::exception& e) {
     throw StartupError(std::string(name), e.what());
   }
@@ -161,25 +162,25 @@ asio::awaitable<void> Runtime::Impl::start() {
   // The check's connection is closed right away: only the relay talks to Redis, on its own
   // connection, so holding this one would only keep an idle client open for the process life.
   step("redis", [&] {
-    redis::Connection::open({cfg.redis.master_addr, cfg.redis.password, cfg.redis.db,
-                             cfg.redis.operation_timeout});
+    redis::Connection::open(
+        {cfg.redis.master_addr, cfg.redis.password, cfg.redis.db, cfg.redis.operation_timeout});
   });
   log.info("redis connected", {{"addr", cfg.redis.master_addr}, {"db", cfg.redis.db}});
 
   // 2. PostgreSQL pool, pinged, then migrated forward under an advisory lock. Replicas get
   // the primary's limits and timeouts.
   const auto pool_options = [&](const std::string& dsn, const std::string& name) {
-    return postgres::PoolOptions{.dsn = dsn,
-                                 .max_open = cfg.postgres.max_open_conns,
-                                 .max_idle = cfg.postgres.max_idle_conns,
-                                 .max_lifetime = cfg.postgres.conn_max_lifetime,
-                                 .max_idle_time = cfg.postgres.conn_max_idle_time,
-                                 .operation_timeout = cfg.postgres.operation_timeout,
-                                 .name = name,
-                                 .max_batch = cfg.postgres.max_batch,
-                                 .coalesce_reads = cfg.postgres.coalesce_reads,
-                                 .transaction_pooling =
-                                     cfg.postgres.pooling == config::Pooling::transaction};
+    return postgres::PoolOptions{
+        .dsn = dsn,
+        .max_open = cfg.postgres.max_open_conns,
+        .max_idle = cfg.postgres.max_idle_conns,
+        .max_lifetime = cfg.postgres.conn_max_lifetime,
+        .max_idle_time = cfg.postgres.conn_max_idle_time,
+        .operation_timeout = cfg.postgres.operation_timeout,
+        .name = name,
+        .max_batch = cfg.postgres.max_batch,
+        .coalesce_reads = cfg.postgres.coalesce_reads,
+        .transaction_pooling = cfg.postgres.pooling == config::Pooling::transaction};
   };
   // Migrations and the relay hold session advisory locks: a direct (or session-pooled) DSN.
   const std::string& session_dsn =
@@ -205,13 +206,15 @@ asio::awaitable<void> Runtime::Impl::start() {
       session.close();
     }
   } catch (const domain::Error& e) {
-    throw StartupError("postgres", e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
+    throw StartupError("postgres",
+                       e.detail().empty() ? e.message() : e.message() + ": " + e.detail());
   } catch (const std::exception& e) {
     throw StartupError("postgres", e.what());
   }
   log.info("postgres ready",
            {{"max_open_conns", cfg.postgres.max_open_conns},
-            {"pooling", cfg.postgres.pooling == config::Pooling::transaction ? "transaction" : "session"}});
+            {"pooling",
+             cfg.postgres.pooling == config::Pooling::transaction ? "transaction" : "session"}});
 
   // 2b. Replica pools (optional). Only read-only admin queries use them, and only while a
   // probe finds them reachable and within USERSERVICE_POSTGRES_REPLICA_MAX_LAG; otherwise the
@@ -220,8 +223,7 @@ asio::awaitable<void> Runtime::Impl::start() {
   std::vector<postgres::Pool*> replica_pools;
   for (std::size_t i = 0; i < cfg.postgres.replica_dsns.size(); ++i) {
     const std::string name = "replica-" + std::to_string(i + 1);
-    const std::string variable =
-        "USERSERVICE_POSTGRES_REPLICA_DSNS entry " + std::to_string(i + 1);
+    const std::string variable = "USERSERVICE_POSTGRES_REPLICA_DSNS entry " + std::to_string(i + 1);
     auto& pool = replicas.emplace_back(step(variable, [&] {
       return std::make_unique<postgres::Pool>(
           io.get_executor(), pool_options(cfg.postgres.replica_dsns[i], name), log, &metrics);
@@ -271,9 +273,9 @@ asio::awaitable<void> Runtime::Impl::start() {
   // start before the internal listener has accepted anything. Each has a connection cap, so
   // idle clients can never take the descriptors the pools, the relay and OTLP need.
   const DescriptorBudget fds = raise_descriptor_limit();
-  const std::size_t reserve =
-      static_cast<std::size_t>(cfg.postgres.max_open_conns) * (1 + cfg.postgres.replica_dsns.size()) +
-      kFixedDescriptorReserve;
+  const std::size_t reserve = static_cast<std::size_t>(cfg.postgres.max_open_conns) *
+                                  (1 + cfg.postgres.replica_dsns.size()) +
+                              kFixedDescriptorReserve;
   const std::size_t admin_cap = cfg.admin_http.max_connections > 0
                                     ? static_cast<std::size_t>(cfg.admin_http.max_connections)
                                     : kAdminConnectionsDefault;
@@ -290,13 +292,16 @@ asio::awaitable<void> Runtime::Impl::start() {
     log.warn("connection cap above what the descriptor limit leaves after the reserve",
              {{"internal_max_connections", internal_cap}, {"available", available}});
   }
-  http::ServerOptions internal_options{
-      "internal",          cfg.internal_http.addr,        cfg.internal_http.read_header_timeout,
-      cfg.internal_http.read_timeout, cfg.internal_http.idle_timeout, cfg.internal_request_timeout};
+  http::ServerOptions internal_options{"internal",
+                                       cfg.internal_http.addr,
+                                       cfg.internal_http.read_header_timeout,
+                                       cfg.internal_http.read_timeout,
+                                       cfg.internal_http.idle_timeout,
+                                       cfg.internal_request_timeout};
   internal_options.tracer = &tracer;  // the admin listener's scrapes are not traced
   internal_options.max_connections = internal_cap;
-  internal_server =
-      std::make_unique<http::Server>(io, std::move(internal_options), internal_router, log, &metrics);
+  internal_server = std::make_unique<http::Server>(io, std::move(internal_options), internal_router,
+                                                   log, &metrics);
   step("internal listener", [&] { internal_server->listen(); });
   if (!cfg.admin_http.addr.empty()) {
     http::add_admin_routes(admin_router, metrics);
@@ -317,11 +322,11 @@ asio::awaitable<void> Runtime::Impl::start() {
           .interval = cfg.expiry_sweep_interval, .metrics = &metrics, .keys = keys.get()});
   // The outbox relay, on its own thread with its own connections: it never blocks the event
   // loop, and an unreachable Redis only delays events (api.md §10).
-  redis::OutboxRelayOptions relay_options{session_dsn,
-                                          {cfg.redis.master_addr, cfg.redis.password,
-                                           cfg.redis.db, cfg.redis.operation_timeout},
-                                          *domain_events,
-                                          *lifecycle_events};
+  redis::OutboxRelayOptions relay_options{
+      session_dsn,
+      {cfg.redis.master_addr, cfg.redis.password, cfg.redis.db, cfg.redis.operation_timeout},
+      *domain_events,
+      *lifecycle_events};
   relay_options.tracer = &tracer;
   relay_options.leader_timeout = cfg.outbox_leader_timeout;
   relay_options.wait_replicas = cfg.redis.wait_replicas;
@@ -349,12 +354,10 @@ asio::awaitable<void> Runtime::Impl::start() {
 void Runtime::Impl::publish_pool_stats(const postgres::Pool& pool) {
   const postgres::PoolStats st = pool.stats();
   metrics.db_pool(pool.options().name,
-                  telemetry::Metrics::DbPoolSnapshot{st.idle, st.in_use, st.max_open,
-                                                     st.wait_count, st.wait_seconds_total,
-                                                     st.closed_max_idle, st.closed_max_idle_time,
-                                                     st.closed_max_lifetime,
-                                                     st.batches, st.batched_calls,
-                                                     st.prepared_statements});
+                  telemetry::Metrics::DbPoolSnapshot{
+                      st.idle, st.in_use, st.max_open, st.wait_count, st.wait_seconds_total,
+                      st.closed_max_idle, st.closed_max_idle_time, st.closed_max_lifetime,
+                      st.batches, st.batched_calls, st.prepared_statements});
 }
 
 asio::awaitable<void> Runtime::Impl::refresh_metrics() {
@@ -432,8 +435,9 @@ asio::awaitable<void> Runtime::Impl::ignore_hangups(asio::signal_set& hangups) {
   for (;;) {
     auto [ec, signo] = co_await hangups.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // cancelled: shutting down
-    log.info("SIGHUP ignored: configuration is read once from the environment; restart to change it",
-             {{"signal", signo}});
+    log.info(
+        "SIGHUP ignored: configuration is read once from the environment; restart to change it",
+        {{"signal", signo}});
   }
 }
 

@@ -16,10 +16,24 @@ class JsonWriter {
  public:
   JsonWriter() { out_.reserve(256); }
 
-  void begin_object() { value_prefix(); out_ += '{'; first_ = true; }
-  void end_object() { out_ += '}'; first_ = false; }
-  void begin_array() { value_prefix(); out_ += '['; first_ = true; }
-  void end_array() { out_ += ']'; first_ = false; }
+  void begin_object() {
+    value_prefix();
+    out_ += '{';
+    first_ = true;
+  }
+  void end_object() {
+    out_ += '}';
+    first_ = false;
+  }
+  void begin_array() {
+    value_prefix();
+    out_ += '[';
+    first_ = true;
+  }
+  void end_array() {
+    out_ += ']';
+    first_ = false;
+  }
 
   void key(std::string_view k) {
     if (!first_) out_ += ',';
@@ -35,9 +49,18 @@ class JsonWriter {
     append_json_escaped(out_, v);
     out_ += '"';
   }
-  void null() { value_prefix(); out_ += "null"; }
-  void boolean(bool v) { value_prefix(); out_ += v ? "true" : "false"; }
-  void integer(std::int64_t v) { value_prefix(); out_ += std::to_string(v); }
+  void null() {
+    value_prefix();
+    out_ += "null";
+  }
+  void boolean(bool v) {
+    value_prefix();
+    out_ += v ? "true" : "false";
+  }
+  void integer(std::int64_t v) {
+    value_prefix();
+    out_ += std::to_string(v);
+  }
   void time(domain::TimePoint tp) {
     value_prefix();
     out_ += '"';
@@ -49,14 +72,38 @@ class JsonWriter {
   void optional_time(const std::optional<domain::TimePoint>& v) { v ? time(*v) : null(); }
 
   // key + value shorthands
-  void field(std::string_view k, std::string_view v) { key(k); string(v); }
-  void field(std::string_view k, const char* v) { key(k); string(v); }
-  void field(std::string_view k, const std::string& v) { key(k); string(v); }
-  void field(std::string_view k, bool v) { key(k); boolean(v); }
-  void field(std::string_view k, std::int64_t v) { key(k); integer(v); }
-  void field(std::string_view k, domain::TimePoint v) { key(k); time(v); }
-  void field(std::string_view k, const std::optional<std::string>& v) { key(k); optional_string(v); }
-  void field(std::string_view k, const std::optional<domain::TimePoint>& v) { key(k); optional_time(v); }
+  void field(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void field(std::string_view k, const char* v) {
+    key(k);
+    string(v);
+  }
+  void field(std::string_view k, const std::string& v) {
+    key(k);
+    string(v);
+  }
+  void field(std::string_view k, bool v) {
+    key(k);
+    boolean(v);
+  }
+  void field(std::string_view k, std::int64_t v) {
+    key(k);
+    integer(v);
+  }
+  void field(std::string_view k, domain::TimePoint v) {
+    key(k);
+    time(v);
+  }
+  void field(std::string_view k, const std::optional<std::string>& v) {
+    key(k);
+    optional_string(v);
+  }
+  void field(std::string_view k, const std::optional<domain::TimePoint>& v) {
+    key(k);
+    optional_time(v);
+  }
 
   std::string& str() { return out_; }
   std::string take() { return std::move(out_); }

@@ -34,12 +34,12 @@ class PeriodicTask {
   void start() {
     if (running_ || stopping_) return;
     running_ = true;
-    boost::asio::co_spawn(timer_.get_executor(), loop(),
-                          boost::asio::bind_cancellation_slot(
-                              cancel_.slot(), [this](std::exception_ptr) {
-                                running_ = false;
-                                done_.cancel();
-                              }));
+    boost::asio::co_spawn(
+        timer_.get_executor(), loop(),
+        boost::asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr) {
+          running_ = false;
+          done_.cancel();
+        }));
   }
 
   // Idempotent. The body sees stopping() true from here on.

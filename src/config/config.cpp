@@ -58,7 +58,8 @@ class Reader {
     if (!v || trim(*v).empty()) return;
     std::string why;
     auto d = parse_go_duration(trim(*v), &why);
-    if (!d) throw ConfigError(std::string(name), why + " (use Go syntax such as 250ms, 90s, 1m30s)");
+    if (!d)
+      throw ConfigError(std::string(name), why + " (use Go syntax such as 250ms, 90s, 1m30s)");
     if (allow_zero && d->count() == 0) {
       out = Duration::zero();
       return;
@@ -68,8 +69,8 @@ class Reader {
                         "must be a positive duration, got " + quote_text(trim(*v)));
     }
     if (*d > max) {
-      throw ConfigError(std::string(name), "must be at most " + format_go_duration(max) +
-                                               ", got " + quote_text(trim(*v)));
+      throw ConfigError(std::string(name), "must be at most " + format_go_duration(max) + ", got " +
+                                               quote_text(trim(*v)));
     }
     out = *d;
   }
@@ -140,11 +141,12 @@ Exporter parse_exporter(std::string_view name, const std::optional<std::string>&
   if (s == "otlp") return Exporter::otlp;
   if (s == "console") return Exporter::console;
   if (s == "none") return Exporter::none;
-  throw ConfigError(std::string(name), "unsupported exporter " + quote_text(s) +
-                                           " (supported: otlp, console, none)");
+  throw ConfigError(std::string(name),
+                    "unsupported exporter " + quote_text(s) + " (supported: otlp, console, none)");
 }
 
-std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::optional<std::string>& v) {
+std::optional<OtlpProtocol> parse_protocol(std::string_view name,
+                                           const std::optional<std::string>& v) {
   if (!v || trim(*v).empty()) return std::nullopt;
   std::string_view s = trim(*v);
   if (s == "http/protobuf") return OtlpProtocol::http_protobuf;
@@ -154,7 +156,8 @@ std::optional<OtlpProtocol> parse_protocol(std::string_view name, const std::opt
 }
 
 // OTel: a signal-specific endpoint is used as is; the generic one gets /v1/<signal> appended.
-std::string signal_endpoint(const Reader& r, std::string_view specific_var, std::string_view signal) {
+std::string signal_endpoint(const Reader& r, std::string_view specific_var,
+                            std::string_view signal) {
   if (auto v = r.raw(specific_var); v && !trim(*v).empty()) {
     return std::string(trim(*v));
   }
@@ -247,7 +250,8 @@ std::vector<std::pair<std::string, std::string>> key_values(const Reader& r, std
       for (char c : value) {
         // CR/LF would let a value smuggle extra headers into the request.
         if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-          throw ConfigError(std::string(name), "has a control character in header " + quote_text(key));
+          throw ConfigError(std::string(name),
+                            "has a control character in header " + quote_text(key));
         }
       }
     }
@@ -320,7 +324,8 @@ Config load(const Getenv& getenv) {
   if (auto v = r.raw("USERSERVICE_LOG_LEVEL"); v && !trim(*v).empty()) {
     auto level = parse_log_level(trim(*v));
     if (!level) {
-      throw ConfigError("USERSERVICE_LOG_LEVEL", "must be one of debug, info, warn, error, got " + quote_text(trim(*v)));
+      throw ConfigError("USERSERVICE_LOG_LEVEL",
+                        "must be one of debug, info, warn, error, got " + quote_text(trim(*v)));
     }
     c.log_level = *level;
   }
@@ -347,12 +352,13 @@ Config load(const Getenv& getenv) {
 
   // Redis.
   c.redis.replica_addrs = r.list("USERSERVICE_REDIS_REPLICA_ADDRS");
-  for (const auto& a : c.redis.replica_addrs) check_host_port("USERSERVICE_REDIS_REPLICA_ADDRS", a, true);
+  for (const auto& a : c.redis.replica_addrs)
+    check_host_port("USERSERVICE_REDIS_REPLICA_ADDRS", a, true);
   r.integer("USERSERVICE_REDIS_DB", c.redis.db, 0, 1 << 20);
   r.duration("USERSERVICE_REDIS_OPERATION_TIMEOUT", c.redis.operation_timeout);
   r.string("USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", c.redis.domain_events_stream);
-  r.integer<std::int64_t>("USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM_MAX_LEN", c.redis.domain_events_max_len, 1,
-                          std::int64_t{1} << 40);
+  r.integer<std::int64_t>("USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM_MAX_LEN",
+                          c.redis.domain_events_max_len, 1, std::int64_t{1} << 40);
   r.string("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", c.redis.lifecycle_events_stream);
   r.integer<std::int64_t>("USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM_MAX_LEN",
                           c.redis.lifecycle_events_max_len, 1, std::int64_t{1} << 40);
@@ -405,15 +411,16 @@ Config load(const Getenv& getenv) {
       } else if (item != "none" || items.size() > 1) {
         throw ConfigError("USERSERVICE_POSTGRES_REPLICA_READS",
                           "must be none or a comma-separated list of listing, lookups, "
-                          "history, got " + quote_text(item));
+                          "history, got " +
+                              quote_text(item));
       }
     }
   }
   r.duration("USERSERVICE_POSTGRES_REPLICA_MAX_LAG", c.postgres.replica_max_lag, 1h);
   if (c.postgres.replica_max_lag < 100ms) {
-    throw ConfigError("USERSERVICE_POSTGRES_REPLICA_MAX_LAG",
-                      "must be between 100ms and 1h, got " +
-                          format_go_duration(c.postgres.replica_max_lag));
+    throw ConfigError(
+        "USERSERVICE_POSTGRES_REPLICA_MAX_LAG",
+        "must be between 100ms and 1h, got " + format_go_duration(c.postgres.replica_max_lag));
   }
   r.integer("USERSERVICE_POSTGRES_MAX_OPEN_CONNS", c.postgres.max_open_conns, 1, 10000);
   c.postgres.max_idle_conns = c.postgres.max_open_conns;
@@ -430,9 +437,9 @@ Config load(const Getenv& getenv) {
   r.duration("USERSERVICE_EXPIRY_SWEEP_INTERVAL", c.expiry_sweep_interval);
   r.duration("USERSERVICE_OUTBOX_LEADER_TIMEOUT", c.outbox_leader_timeout, 10min);
   if (c.outbox_leader_timeout < 3s || c.outbox_leader_timeout > 10min) {
-    throw ConfigError("USERSERVICE_OUTBOX_LEADER_TIMEOUT",
-                      "must be between 3s and 10m, got " +
-                          format_go_duration(c.outbox_leader_timeout));
+    throw ConfigError(
+        "USERSERVICE_OUTBOX_LEADER_TIMEOUT",
+        "must be between 3s and 10m, got " + format_go_duration(c.outbox_leader_timeout));
   }
   // The relay talks to PostgreSQL at least every quarter of the leader timeout; a Redis call
   // in between must fit, or a healthy leader would look frozen.
@@ -448,28 +455,34 @@ Config load(const Getenv& getenv) {
   }
   r.duration("USERSERVICE_IDEMPOTENCY_KEY_TTL", c.idempotency_key_ttl, 720h);
   if (c.idempotency_key_ttl < 24h || c.idempotency_key_ttl > 720h) {
-    throw ConfigError("USERSERVICE_IDEMPOTENCY_KEY_TTL",
-                      "must be between 24h and 720h, got " +
-                          format_go_duration(c.idempotency_key_ttl));
+    throw ConfigError(
+        "USERSERVICE_IDEMPOTENCY_KEY_TTL",
+        "must be between 24h and 720h, got " + format_go_duration(c.idempotency_key_ttl));
   }
 
   // Telemetry (OpenTelemetry environment variables).
   r.string("OTEL_SERVICE_NAME", c.telemetry.service_name);
-  c.telemetry.traces_exporter = parse_exporter("OTEL_TRACES_EXPORTER", r.raw("OTEL_TRACES_EXPORTER"));
-  c.telemetry.metrics_exporter = parse_exporter("OTEL_METRICS_EXPORTER", r.raw("OTEL_METRICS_EXPORTER"));
-  auto generic = parse_protocol("OTEL_EXPORTER_OTLP_PROTOCOL", r.raw("OTEL_EXPORTER_OTLP_PROTOCOL"));
-  auto traces = parse_protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", r.raw("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"));
-  auto metrics =
-      parse_protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", r.raw("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"));
+  c.telemetry.traces_exporter =
+      parse_exporter("OTEL_TRACES_EXPORTER", r.raw("OTEL_TRACES_EXPORTER"));
+  c.telemetry.metrics_exporter =
+      parse_exporter("OTEL_METRICS_EXPORTER", r.raw("OTEL_METRICS_EXPORTER"));
+  auto generic =
+      parse_protocol("OTEL_EXPORTER_OTLP_PROTOCOL", r.raw("OTEL_EXPORTER_OTLP_PROTOCOL"));
+  auto traces = parse_protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                               r.raw("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"));
+  auto metrics = parse_protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+                                r.raw("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"));
   c.telemetry.traces_protocol = traces.value_or(generic.value_or(OtlpProtocol::http_protobuf));
   c.telemetry.metrics_protocol = metrics.value_or(generic.value_or(OtlpProtocol::http_protobuf));
   c.telemetry.traces_endpoint = signal_endpoint(r, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces");
-  c.telemetry.metrics_endpoint = signal_endpoint(r, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics");
+  c.telemetry.metrics_endpoint =
+      signal_endpoint(r, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics");
   check_endpoint(r.raw("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
                                                              : "OTEL_EXPORTER_OTLP_ENDPOINT",
                  c.telemetry.traces_endpoint);
-  check_endpoint(r.raw("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") ? "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-                                                              : "OTEL_EXPORTER_OTLP_ENDPOINT",
+  check_endpoint(r.raw("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+                     ? "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+                     : "OTEL_EXPORTER_OTLP_ENDPOINT",
                  c.telemetry.metrics_endpoint);
   r.boolean("USERSERVICE_OTEL_STDOUT_TRACES_ENABLED", c.telemetry.stdout_traces);
   r.boolean("USERSERVICE_OTEL_STDOUT_METRICS_ENABLED", c.telemetry.stdout_metrics);

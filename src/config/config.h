@@ -1,6 +1,6 @@
 #pragma once
-// Every configuration variable (docs/design.md groups them; README lists them), with their defaults.
-// Loading validates everything up front: the process either starts with a complete,
+// Every configuration variable (docs/design.md groups them; README lists them), with their
+// defaults. Loading validates everything up front: the process either starts with a complete,
 // coherent Config or exits with one line naming the offending variable.
 #include <chrono>
 #include <cstdint>

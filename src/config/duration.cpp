@@ -117,7 +117,8 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view s, st
     }
     v *= unit->ns;
     if (f > 0) {
-      v += static_cast<std::uint64_t>(static_cast<double>(f) * (static_cast<double>(unit->ns) / scale));
+      v += static_cast<std::uint64_t>(static_cast<double>(f) *
+                                      (static_cast<double>(unit->ns) / scale));
       if (v > kMax) {
         fail(why, "invalid duration " + quote_text(orig) + " (overflow)");
         return std::nullopt;
@@ -144,7 +145,8 @@ std::string format_go_duration(std::chrono::nanoseconds d) {
   std::int64_t n = d.count();
   if (n == 0) return "0s";
   std::string out;
-  std::uint64_t u = n < 0 ? static_cast<std::uint64_t>(-(n + 1)) + 1 : static_cast<std::uint64_t>(n);
+  std::uint64_t u =
+      n < 0 ? static_cast<std::uint64_t>(-(n + 1)) + 1 : static_cast<std::uint64_t>(n);
   if (n < 0) out += '-';
   auto frac = [](std::uint64_t value, std::uint64_t div) {
     std::string s = std::to_string(value / div);

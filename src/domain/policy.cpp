@@ -12,7 +12,8 @@ Entitlement effective_entitlement(const Entitlement& stored, TimePoint now) {
 
 AccountState effective_state(AccountState s, TimePoint now) {
   s.entitlement = effective_entitlement(s.entitlement, now);
-  std::erase_if(s.sanctions, [&](const ActiveSanction& x) { return !is_active(x.expires_at, now); });
+  std::erase_if(s.sanctions,
+                [&](const ActiveSanction& x) { return !is_active(x.expires_at, now); });
   std::erase_if(s.limits, [&](const ActiveLimit& x) { return !is_active(x.expires_at, now); });
   std::sort(s.sanctions.begin(), s.sanctions.end(),
             [](const auto& a, const auto& b) { return a.sanction_code < b.sanction_code; });

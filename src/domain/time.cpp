@@ -43,7 +43,8 @@ int read_digits(std::string_view text, std::size_t pos, int width) noexcept {
 // there: an instant in the 854 µs before it would be written as ".145Z", which is before the
 // clock's range, so the service would emit a time it could not read back (found by fuzzing).
 constexpr std::int64_t kEarliestWholeMillisUs =
-    -(-std::chrono::duration_cast<microseconds>(system_clock::duration::min()).count() / 1000) * 1000;
+    -(-std::chrono::duration_cast<microseconds>(system_clock::duration::min()).count() / 1000) *
+    1000;
 
 void write_rfc3339_millis(TimePoint tp, char* out) noexcept {
   const auto ms = std::chrono::floor<milliseconds>(tp);

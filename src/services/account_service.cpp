@@ -56,7 +56,7 @@ EventStamp AccountService::stamp(const RequestContext& ctx, domain::TimePoint no
 }
 
 boost::asio::awaitable<bool> AccountService::exists(const RequestContext& ctx,
-                                                     std::string_view user_id) {
+                                                    std::string_view user_id) {
   domain::require_well_formed_user_id(user_id);
   co_return co_await store_.live_account_exists(ctx, user_id);
 }
@@ -101,8 +101,9 @@ boost::asio::awaitable<EnsureResult> AccountService::ensure_by_email(
     if (res.kind != Resolution::Kind::creatable) co_return EnsureResult{false, std::move(res)};
     // Not created, yet creatable: a minted user name or id collided. Mint again.
   }
-  throw Error(ErrorCode::service_unavailable, "could not allocate a user name, try again",
-              "ensure_by_email: minted values collided " + std::to_string(kMintAttempts) + " times");
+  throw Error(
+      ErrorCode::service_unavailable, "could not allocate a user name, try again",
+      "ensure_by_email: minted values collided " + std::to_string(kMintAttempts) + " times");
 }
 
 boost::asio::awaitable<domain::AccountState> AccountService::account(const RequestContext& ctx,

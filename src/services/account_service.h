@@ -74,8 +74,9 @@ class AccountService {
                                                                SettingsChange change);
 
   // Geo (§5).
-  boost::asio::awaitable<CountryResult> set_declared_country(
-      const RequestContext& ctx, std::string_view user_id, std::optional<std::string> country);
+  boost::asio::awaitable<CountryResult> set_declared_country(const RequestContext& ctx,
+                                                             std::string_view user_id,
+                                                             std::optional<std::string> country);
 
   // Lobby (§6).
   boost::asio::awaitable<domain::Eligibility> eligibility(const RequestContext& ctx,

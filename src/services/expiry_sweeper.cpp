@@ -72,9 +72,9 @@ asio::awaitable<void> ExpirySweeper::pass() {
     if (task_.stopping()) co_return;
     finished(false);
     // Typically the database being unreachable or restarting: the next tick retries.
-    log_.warn("expiry sweep failed", {{"code", domain::to_string(e.code())},
-                                      {"message", e.message()},
-                                      {"detail", e.detail()}});
+    log_.warn(
+        "expiry sweep failed",
+        {{"code", domain::to_string(e.code())}, {"message", e.message()}, {"detail", e.detail()}});
   } catch (const std::exception& e) {
     if (task_.stopping()) co_return;  // the batch in flight was cancelled by stop()
     finished(false);

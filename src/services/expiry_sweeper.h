@@ -21,9 +21,7 @@ namespace userservice::telemetry {
 class Logger;
 }
 
-namespace userservice::services {
-
-}  // namespace userservice::services
+namespace userservice::services {}  // namespace userservice::services
 
 namespace userservice::telemetry {
 class Metrics;

@@ -30,7 +30,7 @@ struct EmailFacts {
   std::optional<std::string> blocked_reason_code;  // on the blocked list
   std::optional<std::string> user_id;              // an account has this email
   bool deleted = false;
-  bool has_login_block = false;                    // a login_block row exists...
+  bool has_login_block = false;                     // a login_block row exists...
   std::optional<TimePoint> login_block_expires_at;  // ...ending here (nullopt: never)
 };
 
@@ -107,7 +107,8 @@ class UserStore {
   virtual boost::asio::awaitable<std::optional<domain::AccountState>> account_by_email(
       const RequestContext& ctx, std::string_view email) = 0;  // deleted included
   virtual boost::asio::awaitable<std::optional<domain::AccountState>> account_by_user_name(
-      const RequestContext& ctx, std::string_view user_name) = 0;  // case-insensitive, deleted included
+      const RequestContext& ctx,
+      std::string_view user_name) = 0;  // case-insensitive, deleted included
 
   // Live accounts among `user_ids` (distinct, well-formed), in any order; one round trip.
   virtual boost::asio::awaitable<std::vector<domain::AccountState>> live_accounts(

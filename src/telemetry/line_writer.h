@@ -38,8 +38,8 @@ class LineWriter {
   bool write_out(const std::string& chunk);
 
   std::FILE* out_;
-  int fd_;             // -1: a FILE without a descriptor (open_memstream): written with fwrite
-  bool poll_first_;    // a pipe, socket or terminal: wait for room, write at most PIPE_BUF
+  int fd_;           // -1: a FILE without a descriptor (open_memstream): written with fwrite
+  bool poll_first_;  // a pipe, socket or terminal: wait for room, write at most PIPE_BUF
   std::size_t max_queued_;
   mutable std::mutex mu_;
   std::condition_variable wake_;     // the writer: something to write, or stop

@@ -57,8 +57,8 @@ class Logger {
   void error(std::string_view msg, Fields f = {}) { log(Level::error, msg, f); }
 
   // Waits until every line logged so far was written, at most until `deadline`.
-  bool flush(std::chrono::steady_clock::time_point deadline =
-                 std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  bool flush(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() +
+                                                              std::chrono::seconds(1));
   // Lines dropped because the output did not keep up.
   std::uint64_t dropped() const;
   // The queue and thread behind this logger; the stdout exporters write through it too, so
@@ -67,7 +67,7 @@ class Logger {
 
  private:
   Level min_;
-  std::string identity_;  // ,"service":"…","version":"…" or ""
+  std::string identity_;                // ,"service":"…","version":"…" or ""
   std::unique_ptr<LineWriter> writer_;  // thread-safe: the relay and exporters log too
 };
 

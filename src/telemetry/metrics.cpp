@@ -28,11 +28,16 @@ namespace userservice::telemetry {
 namespace {
 std::string_view status_class(unsigned status) {
   switch (status / 100) {
-    case 1: return "1xx";
-    case 2: return "2xx";
-    case 3: return "3xx";
-    case 4: return "4xx";
-    default: return "5xx";
+    case 1:
+      return "1xx";
+    case 2:
+      return "2xx";
+    case 3:
+      return "3xx";
+    case 4:
+      return "4xx";
+    default:
+      return "5xx";
   }
 }
 
@@ -101,7 +106,7 @@ namespace detail {
 // size: one syscall. Older kernels report 0 there, and only a directory scan counts them; the
 // scan costs ~1.3 us per descriptor (6.7 ms with 5,000 connections open, on the loop thread).
 std::optional<double> open_fds_by_stat() {
-  struct stat st{};
+  struct stat st {};
   if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) return static_cast<double>(st.st_size);
   return std::nullopt;
 }
@@ -178,20 +183,23 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& db_closed_max_idle =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_idle_total")
-          .Help("The total number of connections closed due to SetMaxIdleConns "
-                "(USERSERVICE_POSTGRES_MAX_IDLE_CONNS)")
+          .Help(
+              "The total number of connections closed due to SetMaxIdleConns "
+              "(USERSERVICE_POSTGRES_MAX_IDLE_CONNS)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_closed_max_idle_time =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_idle_time_total")
-          .Help("The total number of connections closed due to SetConnMaxIdleTime "
-                "(USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME)")
+          .Help(
+              "The total number of connections closed due to SetConnMaxIdleTime "
+              "(USERSERVICE_POSTGRES_CONN_MAX_IDLE_TIME)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_closed_max_lifetime =
       prometheus::BuildCounter()
           .Name("db_sql_connection_closed_max_lifetime_total")
-          .Help("The total number of connections closed due to SetConnMaxLifetime "
-                "(USERSERVICE_POSTGRES_CONN_MAX_LIFETIME)")
+          .Help(
+              "The total number of connections closed due to SetConnMaxLifetime "
+              "(USERSERVICE_POSTGRES_CONN_MAX_LIFETIME)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& db_batches =
       prometheus::BuildCounter()
@@ -213,8 +221,9 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Histogram>& db_coalesced =
       prometheus::BuildHistogram()
           .Name("userservice_db_coalesced_requests")
-          .Help("Requests served by one coalesced read (the set form of a one-key read run "
-                "once for the queued callers of its kind), by the single statement's name.")
+          .Help(
+              "Requests served by one coalesced read (the set form of a one-key read run "
+              "once for the queued callers of its kind), by the single statement's name.")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& sweeps =
       prometheus::BuildCounter()
@@ -232,36 +241,31 @@ struct Metrics::Impl {
           .Help("Items the sweeper expired, by kind (entitlement, sanction, limit).")
           .Register(*registry);
   // Process metrics, named as the Prometheus client libraries name them.
-  prometheus::Gauge& resident =
-      prometheus::BuildGauge()
-          .Name("process_resident_memory_bytes")
-          .Help("Resident memory size in bytes.")
-          .Register(*registry)
-          .Add({});
-  prometheus::Gauge& virtual_memory =
-      prometheus::BuildGauge()
-          .Name("process_virtual_memory_bytes")
-          .Help("Virtual memory size in bytes.")
-          .Register(*registry)
-          .Add({});
-  prometheus::Counter& cpu =
-      prometheus::BuildCounter()
-          .Name("process_cpu_seconds_total")
-          .Help("Total user and system CPU time spent in seconds.")
-          .Register(*registry)
-          .Add({});
-  prometheus::Gauge& fds =
-      prometheus::BuildGauge()
-          .Name("process_open_fds")
-          .Help("Number of open file descriptors.")
-          .Register(*registry)
-          .Add({});
-  prometheus::Gauge& max_fds =
-      prometheus::BuildGauge()
-          .Name("process_max_fds")
-          .Help("Maximum number of open file descriptors.")
-          .Register(*registry)
-          .Add({});
+  prometheus::Gauge& resident = prometheus::BuildGauge()
+                                    .Name("process_resident_memory_bytes")
+                                    .Help("Resident memory size in bytes.")
+                                    .Register(*registry)
+                                    .Add({});
+  prometheus::Gauge& virtual_memory = prometheus::BuildGauge()
+                                          .Name("process_virtual_memory_bytes")
+                                          .Help("Virtual memory size in bytes.")
+                                          .Register(*registry)
+                                          .Add({});
+  prometheus::Counter& cpu = prometheus::BuildCounter()
+                                 .Name("process_cpu_seconds_total")
+                                 .Help("Total user and system CPU time spent in seconds.")
+                                 .Register(*registry)
+                                 .Add({});
+  prometheus::Gauge& fds = prometheus::BuildGauge()
+                               .Name("process_open_fds")
+                               .Help("Number of open file descriptors.")
+                               .Register(*registry)
+                               .Add({});
+  prometheus::Gauge& max_fds = prometheus::BuildGauge()
+                                   .Name("process_max_fds")
+                                   .Help("Maximum number of open file descriptors.")
+                                   .Register(*registry)
+                                   .Add({});
   prometheus::Gauge& start_time =
       prometheus::BuildGauge()
           .Name("process_start_time_seconds")
@@ -314,7 +318,8 @@ struct Metrics::Impl {
       resident.Set(st.resident_bytes);
       virtual_memory.Set(st.virtual_bytes);
       advance(cpu, st.cpu_seconds);
-      if (start_time.Value() == 0) start_time.Set(boot_time_seconds() + st.start_seconds_after_boot);
+      if (start_time.Value() == 0)
+        start_time.Set(boot_time_seconds() + st.start_seconds_after_boot);
     }
     // The scan (older kernels) runs on a scrape, and otherwise at most every 15 s for the
     // exporters, rather than stalling the loop every second.
@@ -342,8 +347,9 @@ Metrics::~Metrics() = default;
 // once per label set instead, by a key built in a reused thread-local buffer; a series is
 // never removed, so the pointers stay valid.
 prometheus::Gauge& Metrics::active_series(std::string_view server) {
-  return *impl_->cached(impl_->active_series, server,
-                        [&] { return &impl_->http_active.Add({{"server", std::string(server)}}); });
+  return *impl_->cached(impl_->active_series, server, [&] {
+    return &impl_->http_active.Add({{"server", std::string(server)}});
+  });
 }
 
 void Metrics::http_server_opened(std::string_view server) {
@@ -362,15 +368,14 @@ void Metrics::http_request_finished(std::string_view server, std::string_view ro
   key.clear();
   for (std::string_view part : {server, route, method}) key.append(part).append(1, '\0');
   key.append(cls);
-  const Impl::HttpSeries series =
-      impl_->cached(impl_->http_series, key, [&] {
-        const prometheus::Labels labels{{"server", std::string(server)},
-                                        {"route", std::string(route)},
-                                        {"method", std::string(method)},
-                                        {"status_class", std::string(cls)}};
-        return Impl::HttpSeries{&impl_->http_requests.Add(labels),
-                                &impl_->http_duration.Add(labels, latency_buckets())};
-      });
+  const Impl::HttpSeries series = impl_->cached(impl_->http_series, key, [&] {
+    const prometheus::Labels labels{{"server", std::string(server)},
+                                    {"route", std::string(route)},
+                                    {"method", std::string(method)},
+                                    {"status_class", std::string(cls)}};
+    return Impl::HttpSeries{&impl_->http_requests.Add(labels),
+                            &impl_->http_duration.Add(labels, latency_buckets())};
+  });
   series.count->Increment();
   series.duration->Observe(seconds);
 }
@@ -380,18 +385,24 @@ void Metrics::db_query(std::string_view statement, double seconds, bool ok) {
   thread_local std::string key;
   key.clear();
   key.append(statement).append(1, '\0').append(outcome);
-  impl_->cached(impl_->db_series, key, [&] {
-    return &impl_->db_duration.Add(
-        {{"statement", std::string(statement)}, {"outcome", std::string(outcome)}},
-        latency_buckets());
-  })->Observe(seconds);
+  impl_
+      ->cached(impl_->db_series, key,
+               [&] {
+                 return &impl_->db_duration.Add(
+                     {{"statement", std::string(statement)}, {"outcome", std::string(outcome)}},
+                     latency_buckets());
+               })
+      ->Observe(seconds);
 }
 
 void Metrics::db_coalesced(std::string_view statement, int requests) {
-  impl_->cached(impl_->coalesced_series, statement, [&] {
-    static const prometheus::Histogram::BucketBoundaries kBuckets{2, 4, 8, 16, 32, 64};
-    return &impl_->db_coalesced.Add({{"statement", std::string(statement)}}, kBuckets);
-  })->Observe(static_cast<double>(requests));
+  impl_
+      ->cached(impl_->coalesced_series, statement,
+               [&] {
+                 static const prometheus::Histogram::BucketBoundaries kBuckets{2, 4, 8, 16, 32, 64};
+                 return &impl_->db_coalesced.Add({{"statement", std::string(statement)}}, kBuckets);
+               })
+      ->Observe(static_cast<double>(requests));
 }
 
 void Metrics::db_pool(std::string_view pool, const DbPoolSnapshot& s) {
@@ -444,7 +455,9 @@ std::string Metrics::serialize() {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 
-std::vector<prometheus::MetricFamily> Metrics::collect() const { return impl_->registry->Collect(); }
+std::vector<prometheus::MetricFamily> Metrics::collect() const {
+  return impl_->registry->Collect();
+}
 
 prometheus::Registry& Metrics::registry() { return *impl_->registry; }
 

@@ -12,7 +12,7 @@ namespace prometheus {
 class Gauge;
 class Registry;
 struct MetricFamily;
-}
+}  // namespace prometheus
 
 namespace userservice::telemetry {
 

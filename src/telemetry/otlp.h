@@ -50,9 +50,9 @@ std::string encode_traces_json(const Resource& resource, std::span<const SpanDat
 // OTel name and unit of a Prometheus family name.
 //   1. An explicit override table (process_* metrics to their semantic-convention names).
 //   2. Otherwise: strip a trailing "_total"; then a unit suffix "_seconds" -> "s",
-//      "_milliseconds" -> "ms", "_bytes" -> "By", "_ratio" -> "1"; then '_' -> '.', except inside the compound words
-//      that OTel names keep whole (active_requests, max_open, wait_duration, closed_max_idle,
-//      closed_max_idle_time, closed_max_lifetime).
+//      "_milliseconds" -> "ms", "_bytes" -> "By", "_ratio" -> "1"; then '_' -> '.', except inside
+//      the compound words that OTel names keep whole (active_requests, max_open, wait_duration,
+//      closed_max_idle, closed_max_idle_time, closed_max_lifetime).
 //   http_server_request_duration_seconds -> http.server.request.duration [s]
 //   db_sql_connection_max_open           -> db.sql.connection.max_open
 //   db_sql_connection_wait_duration_milliseconds_total -> db.sql.connection.wait_duration [ms]

@@ -34,8 +34,8 @@ extern "C" int listen(int fd, int backlog) {
   return r;
 }
 
-extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
-                              void* (*start)(void*), void* arg) {
+extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+                              void* arg) {
   using Fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
   static const auto real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "pthread_create"));
   if (armed() && listened.load()) return EAGAIN;

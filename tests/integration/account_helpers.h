@@ -11,15 +11,15 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <random>
-#include <set>
-#include <thread>
 #include <regex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "integration/service_fixture.h"
@@ -370,7 +370,7 @@ struct Event {
 
 template <typename Pred>
 inline bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(15),
-                std::chrono::microseconds every = std::chrono::milliseconds(10)) {
+                       std::chrono::microseconds every = std::chrono::milliseconds(10)) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (pred()) return true;

@@ -1,8 +1,8 @@
 #pragma once
-// Helpers of the admin command tests (admin commands on entitlements, sanctions and limits, history,
-// expiry). Black-box: the real binary over HTTP; PostgreSQL is read only where the contract is
-// about what was stored (history tables, current tables) and events are read through one
-// helper that looks at both the outbox and the Redis streams (the relay publishes rows and
+// Helpers of the admin command tests (admin commands on entitlements, sanctions and limits,
+// history, expiry). Black-box: the real binary over HTTP; PostgreSQL is read only where the
+// contract is about what was stored (history tables, current tables) and events are read through
+// one helper that looks at both the outbox and the Redis streams (the relay publishes rows and
 // deletes them from the outbox).
 #include <chrono>
 #include <set>

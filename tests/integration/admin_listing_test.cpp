@@ -453,8 +453,8 @@ TEST_F(AdminListing, WalkWhileAccountsAreCreatedSeesEveryEarlierAccountOnce) {
   // Strictly descending by (created_at, user_id) across the whole walk. The order is by the
   // stored microseconds; the view shows milliseconds, so read the exact values.
   std::map<std::string, long long> created_us;
-  for (const auto& row : svc().sql(
-           "SELECT user_id, \"user\".epoch_us(created_at) FROM \"user\".accounts")) {
+  for (const auto& row :
+       svc().sql("SELECT user_id, \"user\".epoch_us(created_at) FROM \"user\".accounts")) {
     created_us[row.at(0)] = std::stoll(row.at(1));
   }
   for (std::size_t i = 1; i < seen.size(); ++i) {
@@ -584,13 +584,17 @@ Seeded seeded_database(int accounts) {
 // Every filter combination is its own SQL; a walk through many of them must not pile up
 // prepared statements on the pooled connections (generated SQL runs as one-shot statements).
 TEST(AdminListingShapes, ManyShapesLeaveThePreparedStatementsBounded) {
-  auto s = start_service({{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "2"},
-                          {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}});
+  auto s = start_service(
+      {{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "2"}, {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}});
   acct::create_account(s);
   const std::vector<std::pair<std::string, std::string>> filters = {
-      {"plan_code", "paid_monthly"}, {"is_paid", "true"},  {"declared_country", "DE"},
-      {"sanction_code", "login_block"}, {"limit_code", "max_owned_private_games"},
-      {"created_after", "2020-01-01T00:00:00Z"}, {"include_deleted", "true"}};
+      {"plan_code", "paid_monthly"},
+      {"is_paid", "true"},
+      {"declared_country", "DE"},
+      {"sanction_code", "login_block"},
+      {"limit_code", "max_owned_private_games"},
+      {"created_after", "2020-01-01T00:00:00Z"},
+      {"include_deleted", "true"}};
   int shapes = 0;
   for (unsigned mask = 0; mask < (1u << filters.size()); ++mask) {
     Query q{{"page_size", "1"}};

@@ -87,7 +87,10 @@ class CountingListener {
 TEST(Cli, VersionNamesVersionCommitAndBuildTypeAndNeedsNoConfiguration) {
   auto o = run_binary({"--version"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
-  EXPECT_TRUE(std::regex_match(o.out, std::regex(R"(userservice \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}(\+dirty)?|unknown), \w+\)\n)")))
+  EXPECT_TRUE(std::regex_match(
+      o.out,
+      std::regex(
+          R"(userservice \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}(\+dirty)?|unknown), \w+\)\n)")))
       << o.out;
   EXPECT_EQ(o.err, "");
 }
@@ -103,14 +106,14 @@ TEST(Cli, HelpPrintsUsageOnStdout) {
 }
 
 TEST(Cli, UnknownArgumentsAreUsageErrorsAndStartNothing) {
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"--verison"}, {"serve"}, {"--version", "x"},
-                                             {"migrate", "--force"}, {"\xff"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--verison"}, {"serve"}, {"--version", "x"}, {"migrate", "--force"}, {"\xff"}}) {
     CountingListener pg;
-    auto o = run_binary(args, {{"USERSERVICE_REDIS_MASTER_ADDR", "127.0.0.1:" + std::to_string(pg.port())},
-                               {"USERSERVICE_REDIS_PASSWORD", ""},
-                               {"USERSERVICE_POSTGRES_PRIMARY_DSN",
-                                "host=127.0.0.1 port=" + std::to_string(pg.port())}});
+    auto o = run_binary(
+        args,
+        {{"USERSERVICE_REDIS_MASTER_ADDR", "127.0.0.1:" + std::to_string(pg.port())},
+         {"USERSERVICE_REDIS_PASSWORD", ""},
+         {"USERSERVICE_POSTGRES_PRIMARY_DSN", "host=127.0.0.1 port=" + std::to_string(pg.port())}});
     EXPECT_EQ(o.exit_code, 2) << args[0];
     EXPECT_EQ(o.out, "");
     EXPECT_NE(o.err.find("usage: userservice"), std::string::npos) << o.err;
@@ -164,7 +167,9 @@ TEST(Cli, MigrateAppliesEverythingOnceAndStatusListsIt) {
   EXPECT_NE(before.out.find(std::to_string(known) + " pending\n"), std::string::npos) << before.out;
   EXPECT_EQ(before.out.find("applied "), std::string::npos) << before.out;
   // Reading the status created nothing.
-  EXPECT_EQ(shared_pg().query(dsn, "SELECT to_regclass('\"user\".schema_migrations') IS NULL")[0][0], "t");
+  EXPECT_EQ(
+      shared_pg().query(dsn, "SELECT to_regclass('\"user\".schema_migrations') IS NULL")[0][0],
+      "t");
 
   auto first = run_binary({"migrate"}, env);
   EXPECT_EQ(first.exit_code, 0) << first.err << first.out;
@@ -179,17 +184,21 @@ TEST(Cli, MigrateAppliesEverythingOnceAndStatusListsIt) {
   EXPECT_EQ(after.exit_code, 0) << after.err;
   EXPECT_NE(after.out.find("\n0 pending\n"), std::string::npos) << after.out;
   EXPECT_EQ(after.out.find(" pending  "), std::string::npos) << after.out;
-  EXPECT_TRUE(std::regex_search(after.out, std::regex(R"(\n1 +0001_\S+ +applied +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)")))
+  EXPECT_TRUE(std::regex_search(
+      after.out, std::regex(R"(\n1 +0001_\S+ +applied +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)")))
       << after.out;
 
   // A schema from a newer binary: migrate refuses (exit 1), the status names the stranger.
-  shared_pg().query(dsn, "INSERT INTO \"user\".schema_migrations (version, name) VALUES (9999, '9999_future')");
+  shared_pg().query(
+      dsn, "INSERT INTO \"user\".schema_migrations (version, name) VALUES (9999, '9999_future')");
   auto newer = run_binary({"migrate"}, env);
   EXPECT_EQ(newer.exit_code, 1);
-  EXPECT_NE(newer.err.find("newer than the newest this binary knows"), std::string::npos) << newer.err;
+  EXPECT_NE(newer.err.find("newer than the newest this binary knows"), std::string::npos)
+      << newer.err;
   auto status = run_binary({"migrate", "--status"}, env);
   EXPECT_EQ(status.exit_code, 0);
-  EXPECT_TRUE(std::regex_search(status.out, std::regex(R"(\n9999 +9999_future +unknown )"))) << status.out;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex(R"(\n9999 +9999_future +unknown )")))
+      << status.out;
 }
 
 TEST(Cli, MigrateAgainstAnUnreachableDatabaseFailsWithExitOne) {
@@ -225,9 +234,10 @@ TEST(Cli, SighupIsLoggedAndIgnoredAndEveryLineCarriesServiceAndVersion) {
   s.process->signal(SIGTERM);
   EXPECT_EQ(s.process->wait_exit(20s), 0);
   // Every line names the service and the version --version prints.
-  const std::string version = run_binary({"--version"}).out.substr(std::string("userservice ").size());
-  const std::string expected = ",\"service\":\"userservice\",\"version\":\"" +
-                               version.substr(0, version.find(' ')) + "\"";
+  const std::string version =
+      run_binary({"--version"}).out.substr(std::string("userservice ").size());
+  const std::string expected =
+      ",\"service\":\"userservice\",\"version\":\"" + version.substr(0, version.find(' ')) + "\"";
   std::size_t lines = 0;
   std::size_t start = 0;
   const std::string all = s.process->stdout_text();

@@ -21,8 +21,10 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string kRules = std::string(USERSERVICE_SOURCE_DIR) + "/deploy/prometheus/userservice.rules.yml";
-const std::string kDashboard = std::string(USERSERVICE_SOURCE_DIR) + "/deploy/grafana/userservice.json";
+const std::string kRules =
+    std::string(USERSERVICE_SOURCE_DIR) + "/deploy/prometheus/userservice.rules.yml";
+const std::string kDashboard =
+    std::string(USERSERVICE_SOURCE_DIR) + "/deploy/grafana/userservice.json";
 
 // Metric names of ours in a PromQL text (recording-rule names contain ':' and are skipped).
 void add_metric_names(const std::string& promql, std::set<std::string>& names) {
@@ -92,10 +94,9 @@ class PrometheusServer {
         << "      - targets: ['127.0.0.1:" << target_port << "']\n";
     process_ = std::make_unique<ServiceProcess>(detail::find_executable("prometheus"),
                                                 std::map<std::string, std::string>{});
-    process_->set_args({"--config.file=" + dir_ + "/prometheus.yml",
-                        "--storage.tsdb.path=" + dir_ + "/data",
-                        "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                        "--log.level=warn"});
+    process_->set_args(
+        {"--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + dir_ + "/data",
+         "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
     process_->start();
   }
   ~PrometheusServer() {
@@ -141,8 +142,8 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
     ASSERT_TRUE(names.contains(expected)) << expected;
   }
 
-  auto s = start_service({{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
-                          {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "1s"}});
+  auto s = start_service(
+      {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}, {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "1s"}});
   ASSERT_TRUE(s.process->running());
   for (int i = 0; i < 5; ++i) s.call("GET", "/api/v1/internal/users/user-nobody/exists");
   s.call("GET", "/api/v1/internal/nope");
@@ -156,9 +157,11 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
   std::set<std::string> missing = names;
   const auto until = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < until) {
-    requests = prom.query(R"(http_server_requests_total{job="userservice",route="/api/v1/internal/users/{user_id}/exists"})");
+    requests = prom.query(
+        R"(http_server_requests_total{job="userservice",route="/api/v1/internal/users/{user_id}/exists"})");
     for (auto it = missing.begin(); it != missing.end();) {
-      it = prom.query("count({__name__=\"" + *it + "\"})").empty() ? std::next(it) : missing.erase(it);
+      it = prom.query("count({__name__=\"" + *it + "\"})").empty() ? std::next(it)
+                                                                   : missing.erase(it);
     }
     if (!requests.empty() && missing.empty()) break;
     std::this_thread::sleep_for(500ms);
@@ -166,7 +169,8 @@ TEST(DeployPrometheus, RealPrometheusScrapesTheServiceAndEveryRuleEvaluates) {
   ASSERT_EQ(requests.size(), 1u) << prom.log();
   EXPECT_EQ(requests[0].at("metric").at("status_class").as_string(), "2xx");
   EXPECT_EQ(requests[0].at("value").as_array()[1].as_string(), "5");
-  for (const auto& m : missing) ADD_FAILURE() << "the rules read " << m << ", which the service never exports";
+  for (const auto& m : missing)
+    ADD_FAILURE() << "the rules read " << m << ", which the service never exports";
 
   // Every dashboard query runs on the real server, and what it reads exists (the exporter's
   // own families only appear with an exporter configured).
@@ -219,8 +223,9 @@ TEST(DeployPrometheus, EveryDashboardQueryPassesPromtool) {
   promtool.set_args({"check", "rules", path});
   promtool.start();
   EXPECT_EQ(promtool.wait_exit(30s), 0) << promtool.stdout_text() << promtool.stderr_text();
-  EXPECT_NE(promtool.stdout_text().find("SUCCESS: " + std::to_string(queries.size()) + " rules found"),
-            std::string::npos)
+  EXPECT_NE(
+      promtool.stdout_text().find("SUCCESS: " + std::to_string(queries.size()) + " rules found"),
+      std::string::npos)
       << promtool.stdout_text() << promtool.stderr_text();
   detail::remove_tree(dir);
 }

@@ -30,8 +30,8 @@ inline Streams unique_streams() {
   return {base + ":domain", base + ":lifecycle"};
 }
 
-inline std::map<std::string, std::string> stream_env(const Streams& s,
-                                              std::map<std::string, std::string> extra = {}) {
+inline std::map<std::string, std::string> stream_env(
+    const Streams& s, std::map<std::string, std::string> extra = {}) {
   extra["USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM"] = s.domain;
   extra["USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM"] = s.lifecycle;
   return extra;
@@ -39,7 +39,7 @@ inline std::map<std::string, std::string> stream_env(const Streams& s,
 
 // Points a service at a Redis of the test's own (one it can stop and start).
 inline std::map<std::string, std::string> redis_env(const RedisServer& redis,
-                                             std::map<std::string, std::string> extra) {
+                                                    std::map<std::string, std::string> extra) {
   extra["USERSERVICE_REDIS_MASTER_ADDR"] = redis.addr();
   extra["USERSERVICE_REDIS_PASSWORD"] = redis.password();
   return extra;
@@ -57,7 +57,7 @@ struct Entry {
 };
 
 inline std::vector<Entry> read_stream(RedisServer& redis, const std::string& key,
-                               const std::string& kind) {
+                                      const std::string& kind) {
   std::vector<Entry> out;
   RedisReply r = redis.command_reply({"XRANGE", key, "-", "+"});
   for (const RedisReply& item : r.elements) {
@@ -82,8 +82,8 @@ inline std::vector<Entry> read_stream(RedisServer& redis, const std::string& key
 }
 
 // One stream's entries of one user, in stream order.
-inline std::vector<Entry> user_entries(RedisServer& redis, const std::string& key, const std::string& kind,
-                                const std::string& user_id) {
+inline std::vector<Entry> user_entries(RedisServer& redis, const std::string& key,
+                                       const std::string& kind, const std::string& user_id) {
   std::vector<Entry> out;
   for (auto& e : read_stream(redis, key, kind)) {
     if (e.field("user_id") == user_id) out.push_back(std::move(e));
@@ -144,7 +144,7 @@ inline HttpResponse rename_on(HttpClient& c, const std::string& user_id, const s
 // renames). That holds exactly when the stream order is the commit order, and `expected`, when
 // given, pins the names themselves.
 inline void expect_rename_chain(const std::vector<Entry>& entries, std::string previous,
-                         const std::vector<std::string>& expected = {}) {
+                                const std::vector<std::string>& expected = {}) {
   std::vector<std::string> got;
   for (const auto& e : entries) {
     EXPECT_EQ(e.field("event_type"), "user.profile.changed");

@@ -564,7 +564,8 @@ TEST(EventsRelay, WrongTypeStreamKeyHoldsBackOnlyItsOwnStream) {
   redis.command({"DEL", st.domain});
   expect_outbox_drains(s);
   expect_each_event_once_in_order(redis, st, users, initial, renames);
-  EXPECT_EQ(read_stream(redis, st.domain, "domain").size(), static_cast<std::size_t>(kUsers * kRenames));
+  EXPECT_EQ(read_stream(redis, st.domain, "domain").size(),
+            static_cast<std::size_t>(kUsers * kRenames));
   text = metrics_text(s);
   EXPECT_EQ(metric_value(text, "outbox_stream_blocked{stream=\"domain\"}"), 0) << text;
   EXPECT_EQ(metric_value(text, "outbox_stream_blocked_seq{stream=\"domain\"}"), 0) << text;
@@ -625,8 +626,8 @@ TEST(EventsRelay, LeaderCutOffFromRedisHandsOverToAnInstanceThatReachesIt) {
   via_proxy["USERSERVICE_REDIS_MASTER_ADDR"] = "127.0.0.1:" + std::to_string(path.port());
   auto s1 = start_service(via_proxy);
   ASSERT_TRUE(eventually([&] { return logged(s1, "outbox relay is the leader"); }));
-  auto s2 = start_service(redis_env(redis, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}})),
-                          s1.dsn);
+  auto s2 = start_service(
+      redis_env(redis, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}})), s1.dsn);
   auto a = create_account(s1);
   const std::string initial = initial_user_name(s1, a.user_id);
   expect_outbox_drains(s1);
@@ -651,10 +652,12 @@ TEST(EventsRelay, LeaderCutOffFromRedisHandsOverToAnInstanceThatReachesIt) {
   EXPECT_EQ(duplicates(entries), 0u);
   expect_rename_chain(entries, initial, names);
   // One leader, and it is the instance that reaches Redis.
-  EXPECT_TRUE(eventually([&] {
-    return metric_value(metrics_text(s1), "outbox_relay_leader") == 0 &&
-           metric_value(metrics_text(s2), "outbox_relay_leader") == 1;
-  }, 5s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return metric_value(metrics_text(s1), "outbox_relay_leader") == 0 &&
+               metric_value(metrics_text(s2), "outbox_relay_leader") == 1;
+      },
+      5s));
   EXPECT_GE(metric_value(metrics_text(s1), "outbox_relay_step_downs_total"), 1);
 }
 
@@ -678,7 +681,8 @@ TEST(EventsRelay, AFenceAboveTheEpochSequenceIsMovedPastNotAStall) {
 TEST(EventsRelay, BacklogOfManyRowsIsMeasuredCheaplyDuringAnOutage) {
   const Streams st = unique_streams();
   RedisServer redis("backlog-secret");
-  auto s = start_service(redis_env(redis, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}})));
+  auto s =
+      start_service(redis_env(redis, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}})));
   redis.stop();
   s.sql(R"(INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
                                             payload)
@@ -712,16 +716,19 @@ TEST(EventsRelay, WaitForARealReplicaBeforeForgettingEvents) {
   };
   // In sync (not merely connected): only then does it acknowledge writes.
   const auto replica_online = [&] {
-    return eventually([&] {
-      return master.command({"INFO", "replication"}).at(0).find("state=online") !=
-             std::string::npos;
-    }, 10s);
+    return eventually(
+        [&] {
+          return master.command({"INFO", "replication"}).at(0).find("state=online") !=
+                 std::string::npos;
+        },
+        10s);
   };
   auto replica = std::make_unique<RedisServer>("wait-secret", replica_args());
   ASSERT_TRUE(replica_online());
-  auto s = start_service(redis_env(master, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
-                                                           {"USERSERVICE_REDIS_WAIT_REPLICAS", "1"},
-                                                           {"USERSERVICE_REDIS_WAIT_TIMEOUT", "300ms"}})));
+  auto s = start_service(
+      redis_env(master, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
+                                        {"USERSERVICE_REDIS_WAIT_REPLICAS", "1"},
+                                        {"USERSERVICE_REDIS_WAIT_TIMEOUT", "300ms"}})));
   auto a = create_account(s);
   const std::string initial = initial_user_name(s, a.user_id);
   std::vector<std::string> names;
@@ -731,9 +738,11 @@ TEST(EventsRelay, WaitForARealReplicaBeforeForgettingEvents) {
   }
   expect_outbox_drains(s);
   // The replica holds them.
-  EXPECT_TRUE(eventually([&] {
-    return std::stoll(replica->command({"XLEN", st.domain}).at(0)) == 5;
-  }, 5s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return std::stoll(replica->command({"XLEN", st.domain}).at(0)) == 5;
+      },
+      5s));
 
   replica.reset();  // stopped: no replica acknowledges
   for (int i = 0; i < 3; ++i) {
@@ -753,7 +762,9 @@ TEST(EventsRelay, WaitForARealReplicaBeforeForgettingEvents) {
   auto entries = user_entries(master, st.domain, "domain", a.user_id);
   EXPECT_EQ(duplicates(entries), 0u) << "the retries found their entries already there";
   expect_rename_chain(entries, initial, names);
-  EXPECT_TRUE(eventually([&] {
-    return std::stoll(replica->command({"XLEN", st.domain}).at(0)) == 8;
-  }, 5s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return std::stoll(replica->command({"XLEN", st.domain}).at(0)) == 8;
+      },
+      5s));
 }

@@ -42,12 +42,16 @@ TEST(Failover, PromotedStandbyTakesOverWithoutARestartAndLosesNoAcknowledgedWrit
   PgServer standby(PgServerOptions{kStandbyConf, &primary});
   ASSERT_TRUE(standby.in_recovery());
   // Synchronous: the standby is the primary's synchronous standby before any load starts.
-  ASSERT_TRUE(eventually([&] {
-    return primary.query(primary.dsn(), "SELECT count(*) FROM pg_stat_replication "
-                                        "WHERE sync_state = 'sync'")
-               .at(0)
-               .at(0) == "1";
-  }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return primary
+                   .query(primary.dsn(),
+                          "SELECT count(*) FROM pg_stat_replication "
+                          "WHERE sync_state = 'sync'")
+                   .at(0)
+                   .at(0) == "1";
+      },
+      10s));
 
   const Streams st = unique_streams();
   const std::string dsn = multi_host_dsn(primary, standby, "ha");
@@ -85,8 +89,9 @@ TEST(Failover, PromotedStandbyTakesOverWithoutARestartAndLosesNoAcknowledgedWrit
   // Nothing acknowledged lost, every event once and in order, read from the new primary.
   expect_outbox_drains(s, 20s);
   const std::size_t acked_renames = expect_nothing_lost(
-      load.ledger(), standby.query(standby.dsn("ha"), "SELECT user_id, user_name FROM \"user\".accounts"),
-      redis, st);
+      load.ledger(),
+      standby.query(standby.dsn("ha"), "SELECT user_id, user_name FROM \"user\".accounts"), redis,
+      st);
   std::cout << "[ failover ] " << load.ledger().users.size() << " accounts and " << acked_renames
             << " renames acknowledged; none lost, every event once and in order\n";
   EXPECT_NE(s.process->stdout_text().find("outbox relay reconnected to postgres"),

@@ -27,7 +27,7 @@ inline double seconds_between(Clock::time_point a, Clock::time_point b) {
 // What the writers saw.
 struct Ledger {
   std::mutex mu;
-  std::vector<std::string> users;                                // acknowledged creations
+  std::vector<std::string> users;                                 // acknowledged creations
   std::map<std::string, std::vector<std::string>> acked_renames;  // user -> names, in order
   std::map<unsigned, int> statuses;
   std::vector<Clock::time_point> acked_at;  // every acknowledged write, in completion order
@@ -126,7 +126,8 @@ class WriteLoad {
         }
         ledger_.acked_at.push_back(ended);
       } else {
-        ledger_.slowest_error_s = std::max(ledger_.slowest_error_s, seconds_between(started, ended));
+        ledger_.slowest_error_s =
+            std::max(ledger_.slowest_error_s, seconds_between(started, ended));
       }
     }
   }

@@ -135,7 +135,9 @@ class PatroniCluster {
                                detail::read_file(dir_ + "/" + command + ".out"));
     }
   }
-  std::string log_tail() const { return detail::tail_lines(detail::read_file(dir_ + "/ha-up.err"), 30); }
+  std::string log_tail() const {
+    return detail::tail_lines(detail::read_file(dir_ + "/ha-up.err"), 30);
+  }
 
  private:
   std::string dir_;
@@ -167,10 +169,13 @@ double move_primary_under_load(PatroniCluster& cluster, WriteLoad& load, const s
 
 TEST(Patroni, SwitchoverAndFailoverUnderWriteLoadLoseNoAcknowledgedWriteOrEvent) {
   PatroniCluster cluster;
-  ASSERT_TRUE(eventually([&] {
-    auto r = cluster.roles();
-    return r["node1"] == "Leader" && r["node2"] == "Sync Standby";
-  }, 30s)) << cluster.log_tail();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = cluster.roles();
+        return r["node1"] == "Leader" && r["node2"] == "Sync Standby";
+      },
+      30s))
+      << cluster.log_tail();
   pg_query(cluster.dsn("postgres"), "CREATE DATABASE ha");
 
   const Streams st = unique_streams();
@@ -197,7 +202,8 @@ TEST(Patroni, SwitchoverAndFailoverUnderWriteLoadLoseNoAcknowledgedWriteOrEvent)
 
   expect_outbox_drains(s, 30s);
   const std::size_t renames = expect_nothing_lost(
-      load.ledger(), pg_query(cluster.dsn("ha"), "SELECT user_id, user_name FROM \"user\".accounts"),
+      load.ledger(),
+      pg_query(cluster.dsn("ha"), "SELECT user_id, user_name FROM \"user\".accounts"),
       shared_redis(), st);
   std::cout << "[ patroni  ] " << load.ledger().users.size() << " accounts and " << renames
             << " renames acknowledged; none lost, every event once and in order\n";

@@ -30,8 +30,10 @@ Page list_page(const RunningService& s, int size, const std::optional<std::strin
   Page p;
   auto v = expect_json(r, 200);
   if (r.status != 200) return p;
-  for (const auto& item : field(v, "items").as_array()) p.ids.push_back(str(field(item, "account"), "user_id"));
-  if (field(v, "next_page_token").is_string()) p.next = std::string(field(v, "next_page_token").as_string());
+  for (const auto& item : field(v, "items").as_array())
+    p.ids.push_back(str(field(item, "account"), "user_id"));
+  if (field(v, "next_page_token").is_string())
+    p.next = std::string(field(v, "next_page_token").as_string());
   return p;
 }
 
@@ -73,7 +75,8 @@ RunningService start_on(const Cluster& c, const std::string& max_lag,
 std::string looked_up_name(const RunningService& s, const std::string& user_id) {
   auto r = s.call("GET", kApi + "/admin/users/" + user_id);
   auto v = expect_json(r, 200);
-  return r.status == 200 ? str(field(v, "account"), "user_name") : "<" + std::to_string(r.status) + ">";
+  return r.status == 200 ? str(field(v, "account"), "user_name")
+                         : "<" + std::to_string(r.status) + ">";
 }
 
 std::size_t sanction_records(const RunningService& s, const std::string& user_id) {

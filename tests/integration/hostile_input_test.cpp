@@ -61,9 +61,11 @@ TEST(HostileInput, EveryBadByteGetsA4xxWithAJsonBodyAndValidLogs) {
 
   const std::vector<Case> cases = {
       // Path segments, percent-encoded.
-      {"invalid byte in a user name", get(admin + "/by-user-name/player-%FF"), 400, "invalid_request"},
+      {"invalid byte in a user name", get(admin + "/by-user-name/player-%FF"), 400,
+       "invalid_request"},
       {"NUL in a user name", get(admin + "/by-user-name/player-%00abc"), 400, "invalid_request"},
-      {"invalid byte in an email", get(admin + "/by-email/a%FF%40example.com"), 400, "invalid_request"},
+      {"invalid byte in an email", get(admin + "/by-email/a%FF%40example.com"), 400,
+       "invalid_request"},
       {"NUL in an email", get(admin + "/by-email/a%00%40example.com"), 400, "invalid_request"},
       {"overlong UTF-8", get(users + "%C0%AF/exists"), 400, "invalid_request"},
       {"UTF-8 surrogate", get(users + "%ED%A0%80/exists"), 400, "invalid_request"},
@@ -71,15 +73,18 @@ TEST(HostileInput, EveryBadByteGetsA4xxWithAJsonBodyAndValidLogs) {
       {"cut sequence", get(users + "%E2%82/exists"), 400, "invalid_request"},
       {"bad escape", get(users + "%zz/exists"), 400, "invalid_request"},
       {"lone percent", get(users + "%/exists"), 400, "invalid_request"},
-      {"blocked email with NUL", "PUT " + kApi + "/admin/blocked-emails/a%00%40b.co HTTP/1.1\r\n"
-                                 "Host: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+      {"blocked email with NUL",
+       "PUT " + kApi +
+           "/admin/blocked-emails/a%00%40b.co HTTP/1.1\r\n"
+           "Host: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
        400, "invalid_request"},
       // Path segments, raw bytes.
       {"raw invalid bytes in a user id", get(users + "\xff\xfe/exists"), 400, ""},
       {"raw invalid bytes, unknown route", get(kApi + "/\xff\xc0/nope"), 404, ""},
       // Query keys and values.
       {"invalid byte as a query key", get(admin + "?%FF=1"), 400, "invalid_request"},
-      {"invalid byte in a query value", get(admin + "?declared_country=%FF"), 400, "invalid_request"},
+      {"invalid byte in a query value", get(admin + "?declared_country=%FF"), 400,
+       "invalid_request"},
       {"NUL in a page token", get(admin + "?page_token=%00"), 400, "invalid_request"},
       {"raw invalid byte in a query", get(admin + "?plan_code=\xff"), 400, "invalid_request"},
       {"forged token, huge time", get(admin + "?page_token=" + forged), 400, "invalid_request"},
@@ -87,35 +92,45 @@ TEST(HostileInput, EveryBadByteGetsA4xxWithAJsonBodyAndValidLogs) {
       {"history token with NUL", get(admin + "/" + user + "/limits/history?page_token=a%00"), 400,
        "invalid_request"},
       // JSON bodies.
-      {"NUL escape in a string", post(users + "ensure-by-email", R"({"email":"a\u0000b@example.com"})"),
-       400, "invalid_request"},
-      {"lone surrogate escape", post(users + "ensure-by-email", R"({"email":"\ud800@example.com"})"), 400,
+      {"NUL escape in a string",
+       post(users + "ensure-by-email", R"({"email":"a\u0000b@example.com"})"), 400,
        "invalid_request"},
-      {"raw invalid bytes in a string", post(users + "ensure-by-email", "{\"email\":\"\xff@example.com\"}"),
-       400, "invalid_request"},
-      {"overlong bytes in a string", post(users + "ensure-by-email", "{\"email\":\"\xc0\xaf@example.com\"}"),
-       400, "invalid_request"},
-      {"invalid bytes in a key", post(users + "ensure-by-email", "{\"\xff\":1}"), 400, "invalid_request"},
-      {"NUL escape in a key", post(users + "ensure-by-email", R"({"e\u0000":1})"), 400, "invalid_request"},
+      {"lone surrogate escape",
+       post(users + "ensure-by-email", R"({"email":"\ud800@example.com"})"), 400,
+       "invalid_request"},
+      {"raw invalid bytes in a string",
+       post(users + "ensure-by-email", "{\"email\":\"\xff@example.com\"}"), 400, "invalid_request"},
+      {"overlong bytes in a string",
+       post(users + "ensure-by-email", "{\"email\":\"\xc0\xaf@example.com\"}"), 400,
+       "invalid_request"},
+      {"invalid bytes in a key", post(users + "ensure-by-email", "{\"\xff\":1}"), 400,
+       "invalid_request"},
+      {"NUL escape in a key", post(users + "ensure-by-email", R"({"e\u0000":1})"), 400,
+       "invalid_request"},
       {"deep JSON", post(users + "ensure-by-email", deep), 400, "invalid_request"},
-      {"huge integer", post(set_limit, limit_body("123456789012345678901234567890")), 400, "invalid_request"},
+      {"huge integer", post(set_limit, limit_body("123456789012345678901234567890")), 400,
+       "invalid_request"},
       {"huge exponent", post(set_limit, limit_body("1e400")), 400, "invalid_request"},
-      {"negative huge", post(set_limit, limit_body("-9223372036854775809")), 400, "invalid_request"},
+      {"negative huge", post(set_limit, limit_body("-9223372036854775809")), 400,
+       "invalid_request"},
       {"not JSON", post(users + "ensure-by-email", "\xff\xfe\x00"), 400, "invalid_request"},
       // Headers.
-      {"invalid Idempotency-Key", post(set_limit, limit_body("1"), "Idempotency-Key: \xff\xfe\r\n"), 400,
-       "invalid_request"},
-      {"hostile X-Request-Id is not echoed", get(users + user + "/exists", "X-Request-Id: \xff\"}{\r\n"),
+      {"invalid Idempotency-Key", post(set_limit, limit_body("1"), "Idempotency-Key: \xff\xfe\r\n"),
+       400, "invalid_request"},
+      {"hostile X-Request-Id is not echoed",
+       get(users + user + "/exists", "X-Request-Id: \xff\"}{\r\n"), 200, ""},
+      {"hostile traceparent", get(users + user + "/exists", "traceparent: 00-\xff\xff-zz-01\r\n"),
        200, ""},
-      {"hostile traceparent", get(users + user + "/exists", "traceparent: 00-\xff\xff-zz-01\r\n"), 200, ""},
       {"oversized tracestate",
        get(users + user + "/exists",
-           "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: a=" +
+           "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: "
+           "a=" +
                std::string(600, 'b') + "\r\n"),
        200, ""},
       {"binary tracestate",
        get(users + user + "/exists",
-           "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: a=\xff\r\n"),
+           "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: "
+           "a=\xff\r\n"),
        200, ""},
   };
   const WriteCounts before = write_counts(s);

@@ -76,7 +76,9 @@ TEST(Idempotency, EveryAdminCommandKindAndEnsureReplayTheFirstAnswerAndWriteNoth
   };
   const std::vector<Call> calls = {
       {"ensure (created)",
-       [&](const auto& h) { return acct::post_json(s, "/users/ensure-by-email", {{"email", email}}, h); },
+       [&](const auto& h) {
+         return acct::post_json(s, "/users/ensure-by-email", {{"email", email}}, h);
+       },
        201},
       {"grant",
        post("/entitlements/grant", with_meta({{"plan_code", "paid_monthly"},
@@ -84,7 +86,8 @@ TEST(Idempotency, EveryAdminCommandKindAndEnsureReplayTheFirstAnswerAndWriteNoth
                                               {"source", "billing"}})),
        200},
       {"extend",
-       post("/entitlements/extend", with_meta({{"ends_at", from_now(60 * 24h)}, {"source", "billing"}})),
+       post("/entitlements/extend",
+            with_meta({{"ends_at", from_now(60 * 24h)}, {"source", "billing"}})),
        200},
       {"revoke", post("/entitlements/revoke", with_meta({})), 200},
       {"revoke again (409 is an answer too)", post("/entitlements/revoke", with_meta({})), 409},
@@ -94,8 +97,8 @@ TEST(Idempotency, EveryAdminCommandKindAndEnsureReplayTheFirstAnswerAndWriteNoth
       {"set limit",
        post("/limits/set", with_meta({{"limit_code", "max_owned_private_games"}, {"value", 4}})),
        200},
-      {"remove limit", post("/limits/remove", with_meta({{"limit_code", "max_owned_private_games"}})),
-       200},
+      {"remove limit",
+       post("/limits/remove", with_meta({{"limit_code", "max_owned_private_games"}})), 200},
       {"block email",
        [&](const auto& h) {
          return s.call("PUT", blocked_path,
@@ -111,7 +114,8 @@ TEST(Idempotency, EveryAdminCommandKindAndEnsureReplayTheFirstAnswerAndWriteNoth
   // Each applied command wrote exactly one history record, replays none.
   EXPECT_EQ(record_kinds(s, "entitlement_records", user),
             (std::vector<std::string>{"grant", "extend", "revoke"}));
-  EXPECT_EQ(record_kinds(s, "sanction_records", user), (std::vector<std::string>{"apply", "remove"}));
+  EXPECT_EQ(record_kinds(s, "sanction_records", user),
+            (std::vector<std::string>{"apply", "remove"}));
   EXPECT_EQ(record_kinds(s, "limit_records", user), (std::vector<std::string>{"set", "remove"}));
   EXPECT_EQ(acct::count_accounts_with_email(s, email), 1);
 }
@@ -145,22 +149,25 @@ TEST(Idempotency, SameKeyWithAnotherRequestIsConflictAndWritesNothing) {
             200u);
   const std::string written = everything_written(s);
   // Another value, another user, another route, another method: all conflicts.
-  acct::expect_error(command(s, user, "/limits/set",
-                             with_meta({{"limit_code", "max_owned_private_games"}, {"value", 5}}), h),
-                     409, "conflict");
-  acct::expect_error(command(s, other, "/limits/set",
-                             with_meta({{"limit_code", "max_owned_private_games"}, {"value", 4}}), h),
-                     409, "conflict");
-  acct::expect_error(command(s, user, "/sanctions/apply",
-                             with_meta({{"sanction_code", "login_block"}}), h),
-                     409, "conflict");
+  acct::expect_error(
+      command(s, user, "/limits/set",
+              with_meta({{"limit_code", "max_owned_private_games"}, {"value", 5}}), h),
+      409, "conflict");
+  acct::expect_error(
+      command(s, other, "/limits/set",
+              with_meta({{"limit_code", "max_owned_private_games"}, {"value", 4}}), h),
+      409, "conflict");
+  acct::expect_error(
+      command(s, user, "/sanctions/apply", with_meta({{"sanction_code", "login_block"}}), h), 409,
+      "conflict");
   acct::expect_error(acct::ensure(s, acct::unique_email(), h), 409, "conflict");
   EXPECT_EQ(everything_written(s), written);
   // The same body with its keys in another order and other whitespace is the same request.
-  auto same = s.call("POST", acct::kApi + "/admin/users/" + user + "/limits/set",
-                     R"({ "actor": {"id": "admin-7", "type": "admin"}, "reason_code": "support_case",
+  auto same =
+      s.call("POST", acct::kApi + "/admin/users/" + user + "/limits/set",
+             R"({ "actor": {"id": "admin-7", "type": "admin"}, "reason_code": "support_case",
                           "value": 4, "limit_code": "max_owned_private_games" })",
-                     h);
+             h);
   EXPECT_EQ(same.status, 200u) << same.body;
   EXPECT_EQ(same.header("idempotent-replayed"), "true");
 }
@@ -197,9 +204,9 @@ TEST(Idempotency, MalformedKeysAre400AndWriteNothing) {
   const auto user = acct::create_account(s).user_id;
   const std::string written = everything_written(s);
   const auto body = with_meta({{"sanction_code", "login_block"}});
-  for (const std::string bad : {std::string(""), std::string(256, 'k'), std::string("two words"),
-                                std::string("tab\there"), std::string("\"\""),
-                                std::string("caf\xc3\xa9")}) {
+  for (const std::string bad :
+       {std::string(""), std::string(256, 'k'), std::string("two words"), std::string("tab\there"),
+        std::string("\"\""), std::string("caf\xc3\xa9")}) {
     acct::expect_error(command(s, user, "/sanctions/apply", body, key_header(bad)), 400,
                        "invalid_request");
   }
@@ -217,7 +224,8 @@ TEST(Idempotency, MalformedKeysAre400AndWriteNothing) {
   // 255 characters, and the structured-field string form, are fine.
   EXPECT_EQ(command(s, user, "/sanctions/apply", body, key_header(std::string(255, 'k'))).status,
             200u);
-  auto quoted = command(s, user, "/sanctions/apply", body, key_header("\"" + std::string(255, 'k') + "\""));
+  auto quoted =
+      command(s, user, "/sanctions/apply", body, key_header("\"" + std::string(255, 'k') + "\""));
   EXPECT_EQ(quoted.status, 200u);
   EXPECT_EQ(quoted.header("idempotent-replayed"), "true");
 }
@@ -228,8 +236,9 @@ TEST(Idempotency, AnswersDecidedBeforeTheDatabaseAreNotStored) {
   const auto user = acct::create_account(s).user_id;
   const auto h = key_header(fresh_key());
   // Invalid body (unknown sanction): 400 before any statement, nothing stored ...
-  acct::expect_error(command(s, user, "/sanctions/apply", with_meta({{"sanction_code", "nope"}}), h),
-                     400, "invalid_request");
+  acct::expect_error(
+      command(s, user, "/sanctions/apply", with_meta({{"sanction_code", "nope"}}), h), 400,
+      "invalid_request");
   EXPECT_EQ(count(s, R"(SELECT count(*) FROM "user".idempotency_keys)"), 0);
   // ... so the corrected request with the same key runs.
   auto ok = command(s, user, "/sanctions/apply", with_meta({{"sanction_code", "login_block"}}), h);
@@ -242,11 +251,11 @@ TEST(Idempotency, ExpiredKeysArePurgedByTheSweeperAndRunAnew) {
   const RunningService& s = svc.s;
   const auto user = acct::create_account(s).user_id;
   const auto key = fresh_key();
-  ASSERT_EQ(command(s, user, "/limits/set",
-                    with_meta({{"limit_code", "max_owned_private_games"}, {"value", 4}}),
-                    key_header(key))
-                .status,
-            200u);
+  ASSERT_EQ(
+      command(s, user, "/limits/set",
+              with_meta({{"limit_code", "max_owned_private_games"}, {"value", 4}}), key_header(key))
+          .status,
+      200u);
   // The stored time to live is the default 24 h.
   EXPECT_EQ(count(s, R"(SELECT round(extract(epoch FROM expires_at - created_at))
                           FROM "user".idempotency_keys)"),

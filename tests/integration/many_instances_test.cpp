@@ -60,21 +60,23 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
     v.s.dsn = dsn;
     v.s.port = free_loopback_port();
     v.s.admin_port = free_loopback_port();
-    auto env = service_env(dsn, v.s.port,
-                           {{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", std::to_string(kMaxOpen)},
-                            {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "200ms"},
-                            {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", streams.domain},
-                            {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", streams.lifecycle},
-                            {"USERSERVICE_ADMIN_HTTP_ADDR",
-                             "127.0.0.1:" + std::to_string(v.s.admin_port)}});
+    auto env = service_env(
+        dsn, v.s.port,
+        {{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", std::to_string(kMaxOpen)},
+         {"USERSERVICE_EXPIRY_SWEEP_INTERVAL", "200ms"},
+         {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", streams.domain},
+         {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", streams.lifecycle},
+         {"USERSERVICE_ADMIN_HTTP_ADDR", "127.0.0.1:" + std::to_string(v.s.admin_port)}});
     v.s.process = std::make_unique<ServiceProcess>(USERSERVICE_BINARY, env);
     v.s.process->start();
   }
   for (auto& v : svc) {
-    ASSERT_TRUE(cmd::eventually([&] {
-      return v.s.process->stdout_text().find("\"msg\":\"listening\"") != std::string::npos ||
-             !v.s.process->running();
-    }, 30s));
+    ASSERT_TRUE(cmd::eventually(
+        [&] {
+          return v.s.process->stdout_text().find("\"msg\":\"listening\"") != std::string::npos ||
+                 !v.s.process->running();
+        },
+        30s));
     ASSERT_TRUE(v.s.process->wait_listening(v.s.port, 5s)) << v.s.process->stdout_text();
   }
   for (auto& s : svc) ASSERT_TRUE(s->process && s->process->running());
@@ -84,9 +86,12 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
   std::atomic<long> most_connections{0};
   std::thread monitor([&] {
     while (!stop.load()) {
-      const long n = std::stol(shared_pg().query(dsn,
-          "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()")
-          .at(0).at(0));
+      const long n = std::stol(
+          shared_pg()
+              .query(dsn,
+                     "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()")
+              .at(0)
+              .at(0));
       long seen = most_connections.load();
       while (n > seen && !most_connections.compare_exchange_weak(seen, n)) {
       }
@@ -119,8 +124,8 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
           const RunningService& other = svc[(i + 1) % kInstances].s;
           initial = str(account_of(other, user), "user_name");
           for (int k = 0; k < 2; ++k) {
-            const std::string name = "Mi" + std::to_string(getpid() % 10000) + "_" +
-                                     std::to_string(++name_seq);
+            const std::string name =
+                "Mi" + std::to_string(getpid() % 10000) + "_" + std::to_string(++name_seq);
             auto r = rename(k == 0 ? s : other, user, name);
             ++seen[r.status];
             if (r.status == 200) names.push_back(name);
@@ -142,9 +147,9 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
   for (auto& t : clients) t.join();
 
   // Every sanction lapses within 1.5 s; eight sweepers every 200 ms expire each exactly once.
-  ASSERT_TRUE(cmd::eventually([&] {
-    return cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".sanction_active") == 0;
-  }, 15s));
+  ASSERT_TRUE(cmd::eventually(
+      [&] { return cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".sanction_active") == 0; },
+      15s));
   std::this_thread::sleep_for(600ms);  // a few more sweeps by everyone: nothing twice
   stop.store(true);
   monitor.join();
@@ -156,7 +161,8 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
 
   // Migrations: applied once in all, by whichever instance took the lock first.
   std::size_t applied = 0;
-  for (auto& s : svc) applied += occurrences(s->process->stdout_text(), "applying database migration");
+  for (auto& s : svc)
+    applied += occurrences(s->process->stdout_text(), "applying database migration");
   EXPECT_EQ(static_cast<long>(applied),
             cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".schema_migrations"));
 
@@ -171,14 +177,16 @@ TEST(ManyInstances, EightInstancesOnOneDatabaseMigrateOnceLeadOnceExpireOnceAndK
   EXPECT_EQ(leaders, 1.0);
 
   // Each expiry exactly once: one expire record and one expire event per applied sanction.
-  EXPECT_EQ(cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".sanction_records WHERE kind = 'expire'"),
-            sanctions.load());
-  EXPECT_EQ(cmd::count(svc[0].s, R"(SELECT count(*) FROM (SELECT user_id FROM "user".sanction_records
+  EXPECT_EQ(
+      cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".sanction_records WHERE kind = 'expire'"),
+      sanctions.load());
+  EXPECT_EQ(
+      cmd::count(svc[0].s, R"(SELECT count(*) FROM (SELECT user_id FROM "user".sanction_records
                                      WHERE kind = 'expire' GROUP BY 1 HAVING count(*) <> 1) x)"),
-            0);
-  ASSERT_TRUE(cmd::eventually([&] {
-    return cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".event_outbox") == 0;
-  }, 15s));
+      0);
+  ASSERT_TRUE(cmd::eventually(
+      [&] { return cmd::count(svc[0].s, "SELECT count(*) FROM \"user\".event_outbox") == 0; },
+      15s));
   const auto all = cmd::events(svc[0]);
   EXPECT_EQ(cmd::count_events(all, "user.sanction.changed", "expire"),
             static_cast<std::size_t>(sanctions.load()));

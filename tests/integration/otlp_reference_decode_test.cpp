@@ -41,8 +41,10 @@ std::string attribute(const json::value& attributes, const std::string& key) {
   for (const auto& a : attributes.as_array()) {
     if (a.at("key").as_string() == key) {
       const auto& v = a.at("value").as_object();
-      if (auto s = v.if_contains("stringValue"); s && !s->as_string().empty()) return std::string(s->as_string());
-      if (auto i = v.if_contains("intValue"); i && i->is_string()) return std::string(i->as_string());
+      if (auto s = v.if_contains("stringValue"); s && !s->as_string().empty())
+        return std::string(s->as_string());
+      if (auto i = v.if_contains("intValue"); i && i->is_string())
+        return std::string(i->as_string());
     }
   }
   return "";
@@ -67,13 +69,15 @@ TEST(OtlpReferenceDecode, TracesAndMetricsDecodeWithTheOpenTelemetryProtobufCode
   ASSERT_EQ(r.status, 200u);
   ASSERT_TRUE(receiver.wait_for_spans(
       [&](const auto& spans) {
-        for (const auto& s : spans) if (s.trace_id == trace_id && s.kind == 2) return true;
+        for (const auto& s : spans)
+          if (s.trace_id == trace_id && s.kind == 2) return true;
         return false;
       },
       10s));
   ASSERT_TRUE(receiver.wait_for_metrics(
       [](const auto& metrics) {
-        for (const auto& m : metrics) if (m.name == "db.sql.connection.wait_duration") return true;
+        for (const auto& m : metrics)
+          if (m.name == "db.sql.connection.wait_duration") return true;
         return false;
       },
       10s));
@@ -93,12 +97,15 @@ TEST(OtlpReferenceDecode, TracesAndMetricsDecodeWithTheOpenTelemetryProtobufCode
       if (traces) {
         for (const auto& ss : rs.at("scopeSpans").as_array()) {
           for (const auto& span : ss.at("spans").as_array()) {
-            if (span.at("traceId").as_string() != trace_id || span.at("kind").as_string() != "SPAN_KIND_SERVER") continue;
+            if (span.at("traceId").as_string() != trace_id ||
+                span.at("kind").as_string() != "SPAN_KIND_SERVER")
+              continue;
             server_span = true;
             EXPECT_EQ(span.at("parentSpanId").as_string(), "00f067aa0ba902b7");
             EXPECT_EQ(span.at("spanId").as_string().size(), 16u);
             EXPECT_EQ(span.at("name").as_string(), "GET /api/v1/internal/users/{user_id}/exists");
-            EXPECT_EQ(attribute(span.at("attributes"), "http.route"), "/api/v1/internal/users/{user_id}/exists");
+            EXPECT_EQ(attribute(span.at("attributes"), "http.route"),
+                      "/api/v1/internal/users/{user_id}/exists");
             EXPECT_EQ(attribute(span.at("attributes"), "http.response.status_code"), "200");
             EXPECT_GT(std::stoull(std::string(span.at("endTimeUnixNano").as_string())),
                       std::stoull(std::string(span.at("startTimeUnixNano").as_string())) - 1);

@@ -21,8 +21,8 @@ long limit_records(const RunningService& s, const std::string& user_id) {
   return count(s, R"(SELECT count(*) FROM "user".limit_records WHERE user_id = ')" + user_id + "'");
 }
 
-// The reproduction of batching's worst case: a pool of one, a row lock held by another session, twelve
-// concurrent admin limits/set commands (one per user, one of them the locked user). The
+// The reproduction of batching's worst case: a pool of one, a row lock held by another session,
+// twelve concurrent admin limits/set commands (one per user, one of them the locked user). The
 // commands queue and share round trips. Every 200 must have committed exactly one record;
 // every other answer must have committed none; only the locked user's command fails.
 TEST(PartialFailures, BatchWithOneStuckSegmentAnswersEveryCommittedCallerWithSuccess) {
@@ -42,9 +42,8 @@ TEST(PartialFailures, BatchWithOneStuckSegmentAnswersEveryCommittedCallerWithSuc
 
   std::vector<std::future<HttpResponse>> calls;
   for (const auto& u : users) {
-    calls.push_back(std::async(std::launch::async, [&s, u] {
-      return set_limit(s, u, "max_owned_private_games", 7);
-    }));
+    calls.push_back(std::async(std::launch::async,
+                               [&s, u] { return set_limit(s, u, "max_owned_private_games", 7); }));
   }
   std::vector<HttpResponse> answers;
   for (auto& f : calls) answers.push_back(f.get());
@@ -82,11 +81,12 @@ TEST(PartialFailures, BlockCommittedWhileAPatchWaitsForTheRowLockDeniesThePatch)
     admin.emplace(s.dsn, user.user_id, 400ms,
                   R"(INSERT INTO "user".sanction_active(user_id, sanction_code, reason_code,
                                                        actor_type, actor_id, applied_at, expires_at)
-                     VALUES ()" + acct::sql_literal(user.user_id) +
+                     VALUES ()" +
+                      acct::sql_literal(user.user_id) +
                       R"(, 'profile_update_block', 'abuse', 'admin', 'a1', now(), NULL))");
-    const std::string body = route == "profile"
-                                 ? json::serialize(json::object{{"user_name", acct::unique_user_name()}})
-                                 : json::serialize(json::object{{"time_zone", "Europe/Berlin"}});
+    const std::string body =
+        route == "profile" ? json::serialize(json::object{{"user_name", acct::unique_user_name()}})
+                           : json::serialize(json::object{{"time_zone", "Europe/Berlin"}});
     auto r = s.call("PATCH", acct::kApi + "/users/" + user.user_id + "/" + route, body);
     admin.reset();
     acct::expect_error(r, 409, "policy_denied");

@@ -84,8 +84,8 @@ std::size_t server_sessions(const PgBouncer& b, const std::string& db) {
 
 TEST(PgBouncerPool, SessionModeGetsItsStatementTimeoutWithoutStartupOptions) {
   const std::string direct = shared_pg().create_database();
-  PgBouncer bouncer({.server_port = shared_pg().port(), .pool_mode = "session",
-                     .default_pool_size = 8});
+  PgBouncer bouncer(
+      {.server_port = shared_pg().port(), .pool_mode = "session", .default_pool_size = 8});
   asio::io_context io;
   userservice::telemetry::Logger log(userservice::telemetry::Level::error, stderr);
   pg::Pool pool(io.get_executor(), pool_options(bouncer.dsn(dbname_of(direct)), false), log,
@@ -106,8 +106,8 @@ TEST(PgBouncerPool, SessionModeGetsItsStatementTimeoutWithoutStartupOptions) {
 TEST(PgBouncerPool, TransactionModeSetsTheTimeoutPerTransactionAndLeavesNoSessionState) {
   const std::string direct = shared_pg().create_database();
   const std::string db = dbname_of(direct);
-  PgBouncer bouncer({.server_port = shared_pg().port(), .pool_mode = "transaction",
-                     .default_pool_size = 2});
+  PgBouncer bouncer(
+      {.server_port = shared_pg().port(), .pool_mode = "transaction", .default_pool_size = 2});
   asio::io_context io;
   userservice::telemetry::Logger log(userservice::telemetry::Level::error, stderr);
   pg::Pool pool(io.get_executor(), pool_options(bouncer.dsn(db), true), log, nullptr);
@@ -120,10 +120,10 @@ TEST(PgBouncerPool, TransactionModeSetsTheTimeoutPerTransactionAndLeavesNoSessio
       for (int i = 0; i < 50; ++i) {
         try {
           pg::Result t = co_await pool.query(kShowTimeout, {}, Clock::now() + 5s);
-          pg::Result one = co_await pool.query(kAddOne, {std::to_string(w * 1000 + i)},
-                                               Clock::now() + 5s);
-          const bool right = t.get(0, 0) == "1500ms" &&
-                             one.get(0, 0) == std::to_string(w * 1000 + i + 1);
+          pg::Result one =
+              co_await pool.query(kAddOne, {std::to_string(w * 1000 + i)}, Clock::now() + 5s);
+          const bool right =
+              t.get(0, 0) == "1500ms" && one.get(0, 0) == std::to_string(w * 1000 + i + 1);
           ++(right ? ok : failed);
         } catch (const std::exception& e) {
           ADD_FAILURE() << e.what();
@@ -133,12 +133,13 @@ TEST(PgBouncerPool, TransactionModeSetsTheTimeoutPerTransactionAndLeavesNoSessio
     };
     int finished = 0;
     for (int w = 0; w < 8; ++w) {
-      asio::co_spawn(co_await asio::this_coro::executor,
-                     [&, w]() -> asio::awaitable<void> {
-                       co_await worker(w);
-                       ++finished;
-                     },
-                     asio::detached);
+      asio::co_spawn(
+          co_await asio::this_coro::executor,
+          [&, w]() -> asio::awaitable<void> {
+            co_await worker(w);
+            ++finished;
+          },
+          asio::detached);
     }
     asio::steady_timer t(co_await asio::this_coro::executor);
     while (finished < 8) {
@@ -163,12 +164,16 @@ TEST(PgBouncerPool, TransactionModeSetsTheTimeoutPerTransactionAndLeavesNoSessio
   EXPECT_EQ(failed.load(), 0);
   EXPECT_LE(server_sessions(bouncer, db), 2u);
   // No pg_sleep left running on any server session once the timeout passed.
-  EXPECT_TRUE(eventually([&] {
-    return shared_pg().query(direct, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                                     "'SELECT pg_sleep%' AND state = 'active'")
-               .at(0)
-               .at(0) == "0";
-  }, 3s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return shared_pg()
+                   .query(direct,
+                          "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                          "'SELECT pg_sleep%' AND state = 'active'")
+                   .at(0)
+                   .at(0) == "0";
+      },
+      3s));
   // A plain client of the same pooler sees the server's default: the service's timeout did not
   // stick to a server session.
   EXPECT_EQ(shared_pg().query(bouncer.dsn(db), "SHOW statement_timeout").at(0).at(0), "0");
@@ -177,8 +182,8 @@ TEST(PgBouncerPool, TransactionModeSetsTheTimeoutPerTransactionAndLeavesNoSessio
 TEST(PgBouncer, SessionModeServesTheServiceAsIs) {
   const std::string direct = shared_pg().create_database();
   const std::string db = dbname_of(direct);
-  PgBouncer bouncer({.server_port = shared_pg().port(), .pool_mode = "session",
-                     .default_pool_size = 30});
+  PgBouncer bouncer(
+      {.server_port = shared_pg().port(), .pool_mode = "session", .default_pool_size = 30});
   const Streams st = unique_streams();
   auto s = start_service(stream_env(st), bouncer.dsn(db));
   ASSERT_TRUE(s.process->running()) << s.process->stdout_text();
@@ -198,8 +203,8 @@ TEST(PgBouncer, SessionModeServesTheServiceAsIs) {
 TEST(PgBouncer, TransactionModeServesManyRequestsOnFewServerConnectionsWithEventsInOrder) {
   const std::string direct = shared_pg().create_database();
   const std::string db = dbname_of(direct);
-  PgBouncer bouncer({.server_port = shared_pg().port(), .pool_mode = "transaction",
-                     .default_pool_size = 3});
+  PgBouncer bouncer(
+      {.server_port = shared_pg().port(), .pool_mode = "transaction", .default_pool_size = 3});
   const Streams st = unique_streams();
   auto s = start_service(stream_env(st, {{"USERSERVICE_POSTGRES_POOLING", "transaction"},
                                          {"USERSERVICE_POSTGRES_SESSION_DSN", direct},
@@ -257,12 +262,12 @@ TEST(PgBouncer, TransactionModeServesManyRequestsOnFewServerConnectionsWithEvent
   // replay rolls back an aborted transaction and reads the stored answer on the same session.
   const std::map<std::string, std::string> key{{"Idempotency-Key", "bouncer-" + fresh_name()}};
   const std::string email = unique_email("bouncer-key");
-  const auto first = s.call("POST", kApi + "/users/ensure-by-email",
-                            json_str({{"email", email}}), key);
+  const auto first =
+      s.call("POST", kApi + "/users/ensure-by-email", json_str({{"email", email}}), key);
   EXPECT_EQ(first.status, 201) << first.body;
   for (int i = 0; i < 3; ++i) {
-    const auto again = s.call("POST", kApi + "/users/ensure-by-email",
-                              json_str({{"email", email}}), key);
+    const auto again =
+        s.call("POST", kApi + "/users/ensure-by-email", json_str({{"email", email}}), key);
     EXPECT_EQ(again.status, 201);
     EXPECT_EQ(again.body, first.body);
     EXPECT_EQ(again.header("idempotent-replayed"), "true");
@@ -299,8 +304,8 @@ TEST(PgBouncer, MigrateCommandUsesTheSessionDsn) {
   const auto code = p.wait_exit(30s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << p.stderr_text() << p.stdout_text();
-  EXPECT_GT(std::stoi(shared_pg().query(direct, "SELECT count(*) FROM \"user\".schema_migrations")
-                          .at(0)
-                          .at(0)),
-            0);
+  EXPECT_GT(
+      std::stoi(
+          shared_pg().query(direct, "SELECT count(*) FROM \"user\".schema_migrations").at(0).at(0)),
+      0);
 }

@@ -5,11 +5,11 @@
 
 #include <functional>
 #include <map>
-#include <ostream>
-#include <thread>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -72,19 +72,31 @@ constexpr Statement kRelabel{"test_relabel", "UPDATE items SET label = $2 WHERE 
 constexpr Statement kLabelsMany{
     "test_labels_many",
     "SELECT id, label FROM items WHERE label IN (SELECT k FROM unnest($1::text[]) AS k)"};
-constexpr Statement kLabel{"test_label", "SELECT id, label FROM items WHERE label = $1",
-                           userservice::postgres::Access::read, false, &kLabelsMany, 1};
+constexpr Statement kLabel{"test_label",
+                           "SELECT id, label FROM items WHERE label = $1",
+                           userservice::postgres::Access::read,
+                           false,
+                           &kLabelsMany,
+                           1};
 // A set form whose cost grows with its keys (a primary-key probe each), as the service's do.
 constexpr Statement kItemsByIds{
     "test_items_by_ids",
     "SELECT id, label FROM items WHERE id IN (SELECT k::int FROM unnest($1::text[]) AS k)"};
-constexpr Statement kItemById{"test_item_by_id", "SELECT id, label FROM items WHERE id = $1::int",
-                              userservice::postgres::Access::read, false, &kItemsByIds, 0};
+constexpr Statement kItemById{"test_item_by_id",
+                              "SELECT id, label FROM items WHERE id = $1::int",
+                              userservice::postgres::Access::read,
+                              false,
+                              &kItemsByIds,
+                              0};
 constexpr Statement kSlowLabelsMany{
     "test_slow_labels_many",
     "SELECT id, label FROM items, pg_sleep(0.3) WHERE label = ANY($1::text[])"};
-constexpr Statement kSlowLabel{"test_slow_label", "SELECT id, label FROM items WHERE label = $1",
-                               userservice::postgres::Access::read, false, &kSlowLabelsMany, 1};
+constexpr Statement kSlowLabel{"test_slow_label",
+                               "SELECT id, label FROM items WHERE label = $1",
+                               userservice::postgres::Access::read,
+                               false,
+                               &kSlowLabelsMany,
+                               1};
 
 constexpr Statement kPlanCounts{
     "test_plan_counts",
@@ -519,8 +531,9 @@ TEST_F(PostgresPoolTest, IdleConnectionsClosedByTheServerAreReplacedWithoutAnErr
     CO_ASSERT_TRUE(pool.stats().idle == 3);
 
     userservice::testing::shared_pg().query(
-        dsn_, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-              "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        dsn_,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     co_await sleep_for(200ms);  // the termination notices arrive on the idle sockets
 
     // As many callers as dead idle connections: each one is dropped and replaced.
@@ -669,7 +682,7 @@ TEST_F(PostgresPoolTest, WaitingCallersShareOneRoundTripEachInItsOwnTransaction)
     EXPECT_EQ(pool.stats().batches, 1u);
     EXPECT_EQ(pool.stats().batched_calls, static_cast<std::uint64_t>(kCallers));
     Result count = co_await pool.query(kCount, {}, Clock::now() + 5s);
-    EXPECT_EQ(count.get(0, 0), "6");  // 100 and five of the six callers' rows
+    EXPECT_EQ(count.get(0, 0), "6");             // 100 and five of the six callers' rows
     EXPECT_EQ(co_await backend_pid(pool), pid);  // the connection stayed usable
   });
 }
@@ -778,8 +791,9 @@ TEST_F(PostgresPoolTest, BatchedCallersFailExactlyAsTheyWouldOnTheirOwnConnectio
     Pool pool(io_.get_executor(), o, log_, nullptr);
     std::vector<Outcome> outcomes(12);
     std::thread locker([&] {
-      pg.query(dsn_, "BEGIN; SELECT 1 FROM items WHERE id = 1 FOR UPDATE; SELECT pg_sleep(1.2); "
-                     "COMMIT");
+      pg.query(dsn_,
+               "BEGIN; SELECT 1 FROM items WHERE id = 1 FOR UPDATE; SELECT pg_sleep(1.2); "
+               "COMMIT");
     });
     std::this_thread::sleep_for(200ms);
     run([&]() -> asio::awaitable<void> {
@@ -809,8 +823,8 @@ TEST_F(PostgresPoolTest, BatchedCallersFailExactlyAsTheyWouldOnTheirOwnConnectio
     // What was committed is exactly what was answered "ok".
     for (int i = 0; i < 12; ++i) {
       if (i == 4 || i == 9) continue;
-      const auto rows = pg.query(dsn_, "SELECT count(*) FROM items WHERE id = " +
-                                           std::to_string(100 + i));
+      const auto rows =
+          pg.query(dsn_, "SELECT count(*) FROM items WHERE id = " + std::to_string(100 + i));
       EXPECT_EQ(rows.at(0).at(0), outcomes[i].what == "ok" ? "1" : "0") << "writer " << i;
     }
     const auto label = pg.query(dsn_, "SELECT label FROM items WHERE id = 1");
@@ -859,7 +873,8 @@ TEST_F(PostgresPoolTest, FrozenServerMidBatchAnswersCommittedOkReadUnavailableWr
     EXPECT_EQ(outcomes[2], Outcome{"deadline_exceeded"});
     EXPECT_EQ(pool.stats().batches, 1u);
   });
-  const auto rows = userservice::testing::shared_pg().query(dsn_, "SELECT id FROM items ORDER BY id");
+  const auto rows =
+      userservice::testing::shared_pg().query(dsn_, "SELECT id FROM items ORDER BY id");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], "1");
 }
@@ -1085,19 +1100,20 @@ TEST_F(PostgresPoolTest, CoalescedReadsAnswerEachCallerWhatItsOwnStatementReturn
   Pool pool(io_.get_executor(), options(1), log_, nullptr);
   // Keys an array literal must quote and escape, a label two rows share, unknown keys, the
   // empty string and the text NULL (a string, not SQL NULL).
-  const std::vector<std::string> keys = {"a",         "dup",   "quote\"d", "back\\slash",
-                                         "comma,{x}", "sp ace", "",          "NULL",
-                                         "unknown",   "b",     "nope"};
+  const std::vector<std::string> keys = {"a",         "dup",    "quote\"d", "back\\slash",
+                                         "comma,{x}", "sp ace", "",         "NULL",
+                                         "unknown",   "b",      "nope"};
   run([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     int id = 1;
-    for (const auto& label : {"a", "dup", "dup", "quote\"d", "back\\slash", "comma,{x}", "sp ace",
-                              "", "NULL", "b"}) {
+    for (const auto& label :
+         {"a", "dup", "dup", "quote\"d", "back\\slash", "comma,{x}", "sp ace", "", "NULL", "b"}) {
       co_await pool.query(kInsert, {std::to_string(id++), std::string(label)}, Clock::now() + 5s);
     }
     // What each key's own statement returns, run alone (nothing queued, nothing coalesced).
     std::map<std::string, std::string> expected;
-    for (const auto& k : keys) expected[k] = rows_of(co_await pool.query(kLabel, {k}, Clock::now() + 5s));
+    for (const auto& k : keys)
+      expected[k] = rows_of(co_await pool.query(kLabel, {k}, Clock::now() + 5s));
     EXPECT_EQ(pool.stats().coalesced, 0u);
     EXPECT_EQ(expected["dup"], "2:2|dup;3|dup;");
     EXPECT_EQ(expected["unknown"], "2:");
@@ -1114,7 +1130,8 @@ TEST_F(PostgresPoolTest, CoalescedReadsAnswerEachCallerWhatItsOwnStatementReturn
             Result r = co_await pool.query(kEcho, {"x", std::to_string(i)}, Clock::now() + 5s);
             got[i] = std::string(r.get(0, 1));
           } else {
-            got[i] = rows_of(co_await pool.query(kLabel, {keys[i % keys.size()]}, Clock::now() + 5s));
+            got[i] =
+                rows_of(co_await pool.query(kLabel, {keys[i % keys.size()]}, Clock::now() + 5s));
           }
         },
         finished);
@@ -1145,15 +1162,15 @@ TEST_F(PostgresPoolTest, ACoalescedCallerKeepsItsOwnDeadlineAndCancellation) {
     // Parameters, not captures: a coroutine's frame copies its parameters, while captures
     // live in the lambda object, gone at the end of this loop's iteration.
     auto body = [&](int i, Clock::time_point deadline) -> asio::awaitable<void> {
-        try {
-          Result r = co_await pool.query(kSlowLabel, {"k"}, deadline);
-          outcome[i] = rows_of(r);
-        } catch (const Error& e) {
-          outcome[i] = std::string(userservice::domain::to_string(e.code()));
-        } catch (const boost::system::system_error& e) {
-          outcome[i] = e.code() == asio::error::operation_aborted ? "cancelled" : e.what();
-        }
-        ++finished;
+      try {
+        Result r = co_await pool.query(kSlowLabel, {"k"}, deadline);
+        outcome[i] = rows_of(r);
+      } catch (const Error& e) {
+        outcome[i] = std::string(userservice::domain::to_string(e.code()));
+      } catch (const boost::system::system_error& e) {
+        outcome[i] = e.code() == asio::error::operation_aborted ? "cancelled" : e.what();
+      }
+      ++finished;
     };
     for (int i = 0; i < 4; ++i) {
       const auto deadline = Clock::now() + (i == 0 ? 150ms : 5s);
@@ -1243,7 +1260,9 @@ TEST_F(PostgresPoolTest, CoalescingCanBeTurnedOff) {
     int finished = 0;
     spawn_counted(
         ex, 5,
-        [&](int) -> asio::awaitable<void> { co_await pool.query(kLabel, {"a"}, Clock::now() + 5s); },
+        [&](int) -> asio::awaitable<void> {
+          co_await pool.query(kLabel, {"a"}, Clock::now() + 5s);
+        },
         finished);
     co_await sleep_for(20ms);
     lease.release();

@@ -61,10 +61,10 @@ TEST(PrintStatements, PrintsEveryNamedStatementAsJsonLinesWithoutConfiguration) 
   // The statements of the benchmarked hot paths (bench/hot/driver.py), one of the admin
   // command store, and the statements outside the stores: the replica probe, the listing's
   // settings and the outbox relay's.
-  for (const char* name : {"account_state_by_id", "live_account_states", "email_facts",
-                           "ensure_account", "update_settings", "grant_entitlement",
-                           "replica_state", "admin_list_users_settings",
-                           "outbox_relay_select_heads", "outbox_relay_session_timeouts"}) {
+  for (const char* name :
+       {"account_state_by_id", "live_account_states", "email_facts", "ensure_account",
+        "update_settings", "grant_entitlement", "replica_state", "admin_list_users_settings",
+        "outbox_relay_select_heads", "outbox_relay_session_timeouts"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
   // Multi-line SQL with quotes survives the JSON escaping unchanged.
@@ -112,11 +112,16 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
   // at `at`.
   const auto items_of = [](const std::string& users) {
     return "INSERT INTO \"user\".sanction_active SELECT user_id, 'login_block', 'r', 'system', "
-           "'t', now(), at FROM " + users + ";"
+           "'t', now(), at FROM " +
+           users +
+           ";"
            "INSERT INTO \"user\".limit_active SELECT user_id, 'max_active_game_memberships', 3, "
-           "'r', 'system', 't', now(), at FROM " + users + ";"
+           "'r', 'system', 't', now(), at FROM " +
+           users +
+           ";"
            "INSERT INTO \"user\".entitlement_snapshots (user_id, plan_code, is_paid, starts_at, "
-           "ends_at) SELECT user_id, 'paid_monthly', true, now(), at FROM " + users + ";";
+           "ends_at) SELECT user_id, 'paid_monthly', true, now(), at FROM " +
+           users + ";";
   };
   svc.sql(R"(
     ALTER TABLE "user".sanction_active SET (autovacuum_enabled = false);
@@ -135,17 +140,16 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
     ANALYZE "user".accounts, "user".sanction_active, "user".limit_active,
             "user".entitlement_snapshots;)" +
           items_of("lapse"));
-  const std::string at = svc.sql(
-      "SELECT \"user\".epoch_us(now() + interval '3 days')")[0][0];
+  const std::string at = svc.sql("SELECT \"user\".epoch_us(now() + interval '3 days')")[0][0];
   struct Case {
     const char* statement;
     const char* expiry_index;
     const char* extra_args;
   };
-  for (const Case& c : {Case{"sweep_sanctions", "sanction_active_expiry_idx", ", 'login_block'"},
-                        Case{"sweep_limits", "limit_active_expiry_idx", ""},
-                        Case{"sweep_entitlements", "entitlement_snapshots_paid_ends_user_idx",
-                             ", 'free'"}}) {
+  for (const Case& c :
+       {Case{"sweep_sanctions", "sanction_active_expiry_idx", ", 'login_block'"},
+        Case{"sweep_limits", "limit_active_expiry_idx", ""},
+        Case{"sweep_entitlements", "entitlement_snapshots_paid_ends_user_idx", ", 'free'"}}) {
     std::string sql;
     for (const auto& [name, text] : p.statements) {
       if (name == c.statement) sql = text;
@@ -153,10 +157,10 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
     ASSERT_FALSE(sql.empty()) << c.statement;
     for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
       // The plan is what PostgreSQL would run: the same statement, prepared as the pool does.
-      const auto plan = svc.sql(std::string("SET plan_cache_mode = ") + mode +
-                                "; PREPARE sweep AS " + sql + "; EXPLAIN EXECUTE sweep(" + at +
-                                ", '{}', 500, 'expired', 'system', 'expiry-sweeper'" +
-                                c.extra_args + ")");
+      const auto plan =
+          svc.sql(std::string("SET plan_cache_mode = ") + mode + "; PREPARE sweep AS " + sql +
+                  "; EXPLAIN EXECUTE sweep(" + at +
+                  ", '{}', 500, 'expired', 'system', 'expiry-sweeper'" + c.extra_args + ")");
       std::string text;
       int uses = 0;
       for (const auto& row : plan) {
@@ -164,7 +168,8 @@ TEST(SweepPlans, ABatchReachesItsRowsByPrimaryKeyWhenStatisticsPredateTheLapse) 
         if (row.at(0).find(c.expiry_index) != std::string::npos) ++uses;
       }
       EXPECT_LE(uses, 1) << c.statement << " (" << mode << ") uses " << c.expiry_index
-                         << " beyond finding its candidates:\n" << text;
+                         << " beyond finding its candidates:\n"
+                         << text;
     }
   }
 }

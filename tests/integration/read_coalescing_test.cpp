@@ -45,8 +45,8 @@ double histogram_count(const RunningService& s, const std::string& statement) {
 }  // namespace
 
 TEST(ReadCoalescing, ConcurrentReadsOfMixedIdsAnswerExactlyWhatSeparateRequestsDo) {
-  auto s = start_service({{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "1"},
-                          {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}});
+  auto s = start_service(
+      {{"USERSERVICE_POSTGRES_MAX_OPEN_CONNS", "1"}, {"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}});
   std::vector<std::string> ids, emails;
   for (int i = 0; i < 6; ++i) {
     const auto a = create_account(s, "coalesce");
@@ -87,8 +87,8 @@ TEST(ReadCoalescing, ConcurrentReadsOfMixedIdsAnswerExactlyWhatSeparateRequestsD
           what = calls[k].method + " " + calls[k].target + " " + calls[k].body;
         } else {
           const std::size_t e = k - calls.size();
-          got = c.request("POST", kApi + "/users/ensure-by-email",
-                          json_str({{"email", emails[e]}}));
+          got =
+              c.request("POST", kApi + "/users/ensure-by-email", json_str({{"email", emails[e]}}));
           want = ensured_alone[e];
           what = "ensure " + emails[e];
         }

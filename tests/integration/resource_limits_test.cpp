@@ -81,7 +81,8 @@ TEST(ResourceLimits, StdoutNobodyReadsNeverStopsTheService) {
     ASSERT_EQ(r.status, 404u) << "request " << i;
   }
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "[ logging  ] " << kRequests << " requests with stdout stalled in " << took << " s\n";
+  std::cout << "[ logging  ] " << kRequests << " requests with stdout stalled in " << took
+            << " s\n";
   const std::string text = http(svc.admin_port, "GET", "/metrics").body;
   EXPECT_GT(metric(text, "userservice_log_lines_dropped_total"), 0) << text.substr(0, 2000);
 
@@ -100,7 +101,8 @@ TEST(ResourceLimits, StdoutNobodyReadsNeverStopsTheService) {
   });
   std::this_thread::sleep_for(500ms);
   const std::string marker = "after-the-reader-resumed-42";
-  auto r = client.request("GET", "/api/v1/internal/users/u1/exists", "", {{"X-Request-Id", marker}});
+  auto r =
+      client.request("GET", "/api/v1/internal/users/u1/exists", "", {{"X-Request-Id", marker}});
   EXPECT_EQ(r.status, 200u);
   bool seen = false;
   for (int i = 0; i < 100 && !seen; ++i) {
@@ -145,11 +147,12 @@ TEST(ResourceLimits, IdleClientsAtALowDescriptorLimitNeverStarveThePoolOrTheRela
   const std::string dsn = shared_pg().create_database();
   const int port = free_loopback_port();
   const int admin_port = free_loopback_port();
-  auto env = service_env(dsn, port,
-                         {{"USERSERVICE_ADMIN_HTTP_ADDR", "127.0.0.1:" + std::to_string(admin_port)},
-                          {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", stream_key("lifecycle")},
-                          {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", stream_key("domain")},
-                          {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "10m"}});
+  auto env =
+      service_env(dsn, port,
+                  {{"USERSERVICE_ADMIN_HTTP_ADDR", "127.0.0.1:" + std::to_string(admin_port)},
+                   {"USERSERVICE_REDIS_LIFECYCLE_EVENTS_STREAM", stream_key("lifecycle")},
+                   {"USERSERVICE_REDIS_DOMAIN_EVENTS_STREAM", stream_key("domain")},
+                   {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "10m"}});
   const std::string dir = detail::make_temp_dir("userservice-nofile-");
   detail::SpawnOptions o;
   o.argv = {"prlimit", "--nofile=256:256", USERSERVICE_BINARY};

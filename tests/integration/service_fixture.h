@@ -30,8 +30,8 @@ struct RunningService {
 };
 
 // `extra` overrides or adds variables; a value of "<unset>" removes one.
-inline std::map<std::string, std::string> service_env(const std::string& dsn, int port,
-                                                      const std::map<std::string, std::string>& extra = {}) {
+inline std::map<std::string, std::string> service_env(
+    const std::string& dsn, int port, const std::map<std::string, std::string>& extra = {}) {
   auto env = base_service_env(dsn, shared_redis(), port);
   for (const auto& [k, v] : extra) {
     if (v == "<unset>") {

@@ -29,9 +29,10 @@ void expect_error(const HttpResponse& r, unsigned status, const std::string& cod
 class ServiceHttp : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    service_ = new RunningService(start_service({{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
-                                                 {"USERSERVICE_INTERNAL_HTTP_READ_HEADER_TIMEOUT", "500ms"},
-                                                 {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "1s"}}));
+    service_ = new RunningService(
+        start_service({{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"},
+                       {"USERSERVICE_INTERNAL_HTTP_READ_HEADER_TIMEOUT", "500ms"},
+                       {"USERSERVICE_INTERNAL_HTTP_IDLE_TIMEOUT", "1s"}}));
   }
   static void TearDownTestSuite() {
     delete service_;
@@ -61,15 +62,18 @@ TEST_F(ServiceHttp, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(ServiceHttp, MalformedUserIdIs400) {
-  expect_error(service_->call("GET", "/api/v1/internal/users/bad%20id/exists"), 400, "invalid_request");
-  expect_error(service_->call("GET", "/api/v1/internal/users/" + std::string(65, 'a') + "/exists"), 400,
+  expect_error(service_->call("GET", "/api/v1/internal/users/bad%20id/exists"), 400,
                "invalid_request");
-  expect_error(service_->call("GET", "/api/v1/internal/users/a%2Fb/exists"), 400, "invalid_request");
+  expect_error(service_->call("GET", "/api/v1/internal/users/" + std::string(65, 'a') + "/exists"),
+               400, "invalid_request");
+  expect_error(service_->call("GET", "/api/v1/internal/users/a%2Fb/exists"), 400,
+               "invalid_request");
   expect_error(service_->call("GET", "/api/v1/internal/users/%zz/exists"), 400, "invalid_request");
 }
 
 TEST_F(ServiceHttp, RequestIdIsEchoedOrMinted) {
-  auto echoed = service_->call("GET", "/api/v1/internal/users/u1/exists", "", {{"X-Request-Id", "abc-123"}});
+  auto echoed =
+      service_->call("GET", "/api/v1/internal/users/u1/exists", "", {{"X-Request-Id", "abc-123"}});
   EXPECT_EQ(echoed.header("x-request-id"), "abc-123");
   auto minted = service_->call("GET", "/api/v1/internal/users/u1/exists");
   EXPECT_FALSE(minted.header("x-request-id").empty());
@@ -78,11 +82,13 @@ TEST_F(ServiceHttp, RequestIdIsEchoedOrMinted) {
   EXPECT_FALSE(insane.header("x-request-id").empty());
   EXPECT_NE(insane.header("x-request-id"), "has spaces and \"quotes\"");
   // Errors carry it too.
-  EXPECT_EQ(service_->call("GET", "/nope", "", {{"X-Request-Id", "r-404"}}).header("x-request-id"), "r-404");
+  EXPECT_EQ(service_->call("GET", "/nope", "", {{"X-Request-Id", "r-404"}}).header("x-request-id"),
+            "r-404");
 }
 
 TEST_F(ServiceHttp, AccessLogLineCarriesRouteTemplateAndRequestId) {
-  service_->call("GET", "/api/v1/internal/users/u-log-check/exists", "", {{"X-Request-Id", "log-check-1"}});
+  service_->call("GET", "/api/v1/internal/users/u-log-check/exists", "",
+                 {{"X-Request-Id", "log-check-1"}});
   std::this_thread::sleep_for(100ms);
   std::string out = service_->process->stdout_text();
   auto pos = out.find("log-check-1");
@@ -98,8 +104,9 @@ TEST_F(ServiceHttp, AccessLogLineCarriesRouteTemplateAndRequestId) {
 
 TEST_F(ServiceHttp, TraceparentContinuesTheCallersTrace) {
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-  service_->call("GET", "/api/v1/internal/users/u-trace/exists", "",
-                 {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}, {"X-Request-Id", "trace-check-1"}});
+  service_->call(
+      "GET", "/api/v1/internal/users/u-trace/exists", "",
+      {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}, {"X-Request-Id", "trace-check-1"}});
   std::this_thread::sleep_for(100ms);
   std::string out = service_->process->stdout_text();
   auto pos = out.find("trace-check-1");
@@ -197,7 +204,8 @@ TEST(ServiceDatabase, OneSlowQueryDoesNotBlockOthers) {
                           {"USERSERVICE_POSTGRES_OPERATION_TIMEOUT", "5s"}});
   // Lock only one row's worth of work: a lock on blocked_emails does not touch accounts,
   // so hold an advisory-free row lock by inserting then locking an account row.
-  s.sql(R"(INSERT INTO "user".accounts(user_id, email, user_name) VALUES ('u-slow', 'slow@example.com', 'player-slow01'))");
+  s.sql(
+      R"(INSERT INTO "user".accounts(user_id, email, user_name) VALUES ('u-slow', 'slow@example.com', 'player-slow01'))");
   std::thread locker([&] {
     shared_pg().query(s.dsn, R"(BEGIN; LOCK TABLE "user".accounts IN ACCESS EXCLUSIVE MODE;
                                 SELECT pg_sleep(2); COMMIT;)");

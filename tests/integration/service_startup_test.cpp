@@ -29,7 +29,8 @@ FailedStart expect_failed_start(std::map<std::string, std::string> env, int port
   p.start();
   auto code = p.wait_exit(20s);
   FailedStart out;
-  out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  out.took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   EXPECT_TRUE(code.has_value()) << "service did not exit";
   if (!code) return out;
   out.exit_code = *code;
@@ -95,7 +96,8 @@ TEST(Startup, UnreachablePostgresEndsTheProcessWithinSeconds) {
   int port = free_loopback_port();
   int dead = free_loopback_port();  // nothing listens there
   auto r = expect_failed_start(
-      service_env("host=127.0.0.1 port=" + std::to_string(dead) + " user=postgres dbname=postgres", port),
+      service_env("host=127.0.0.1 port=" + std::to_string(dead) + " user=postgres dbname=postgres",
+                  port),
       port);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("postgres"), std::string::npos) << r.stderr_text;
@@ -117,7 +119,8 @@ TEST(Startup, UnreachableRedisEndsTheProcessWithinSeconds) {
 TEST(Startup, WrongRedisPasswordIsAStartupError) {
   int port = free_loopback_port();
   auto r = expect_failed_start(
-      service_env(shared_pg().dsn(), port, {{"USERSERVICE_REDIS_PASSWORD", "not-the-password"}}), port);
+      service_env(shared_pg().dsn(), port, {{"USERSERVICE_REDIS_PASSWORD", "not-the-password"}}),
+      port);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("redis"), std::string::npos) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("AUTH"), std::string::npos) << r.stderr_text;
@@ -158,9 +161,9 @@ TEST(Startup, AppliesMigrationsAndServes) {
   ASSERT_FALSE(versions.empty());
   EXPECT_EQ(versions[0][0], "1");
   // Every table of docs/design.md exists.
-  for (const char* table : {"accounts", "blocked_emails", "entitlement_records", "entitlement_snapshots",
-                            "sanction_records", "sanction_active", "limit_records", "limit_active",
-                            "event_outbox"}) {
+  for (const char* table :
+       {"accounts", "blocked_emails", "entitlement_records", "entitlement_snapshots",
+        "sanction_records", "sanction_active", "limit_records", "limit_active", "event_outbox"}) {
     auto rows = s.sql(std::string("SELECT to_regclass('\"user\".") + table + "') IS NOT NULL");
     EXPECT_EQ(rows.at(0).at(0), "t") << table;
   }
@@ -175,7 +178,8 @@ TEST(Startup, SeveralInstancesMigratingOneDatabaseAtOnceAllStart) {
   std::vector<int> ports;
   for (int i = 0; i < 3; ++i) {
     ports.push_back(free_loopback_port());
-    procs.push_back(std::make_unique<ServiceProcess>(USERSERVICE_BINARY, service_env(dsn, ports.back())));
+    procs.push_back(
+        std::make_unique<ServiceProcess>(USERSERVICE_BINARY, service_env(dsn, ports.back())));
   }
   for (auto& p : procs) p->start();
   for (int i = 0; i < 3; ++i) {
@@ -189,7 +193,8 @@ TEST(Startup, SeveralInstancesMigratingOneDatabaseAtOnceAllStart) {
 TEST(Startup, RefusesADatabaseMigratedByANewerBinary) {
   std::string dsn = shared_pg().create_database();
   { auto s = start_service({}, dsn); }
-  shared_pg().query(dsn, R"(INSERT INTO "user".schema_migrations(version, name) VALUES (9999, 'future'))");
+  shared_pg().query(
+      dsn, R"(INSERT INTO "user".schema_migrations(version, name) VALUES (9999, 'future'))");
   int port = free_loopback_port();
   auto r = expect_failed_start(service_env(dsn, port), port);
   EXPECT_EQ(r.exit_code, 1);

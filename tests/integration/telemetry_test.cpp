@@ -16,7 +16,8 @@ using acct::unique_email;
 
 const std::string kEnsureRoute = "/api/v1/internal/users/ensure-by-email";
 
-std::map<std::string, std::string> otlp_env(const OtlpReceiver& receiver, const std::string& protocol) {
+std::map<std::string, std::string> otlp_env(const OtlpReceiver& receiver,
+                                            const std::string& protocol) {
   return {{"OTEL_TRACES_EXPORTER", "otlp"},
           {"OTEL_METRICS_EXPORTER", "otlp"},
           {"OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base_endpoint()},
@@ -240,8 +241,9 @@ TEST(Telemetry, StdoutExportersPrintJsonLines) {
 }
 
 TEST(Telemetry, UnsupportedProtocolIsAStartupError) {
-  auto env = service_env(shared_pg().create_database(), free_loopback_port(),
-                         {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, {"OTEL_TRACES_EXPORTER", "otlp"}});
+  auto env =
+      service_env(shared_pg().create_database(), free_loopback_port(),
+                  {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, {"OTEL_TRACES_EXPORTER", "otlp"}});
   ServiceProcess p(USERSERVICE_BINARY, env);
   p.start();
   const auto code = p.wait_exit(10s);

@@ -14,10 +14,10 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <cerrno>
 #include <stdexcept>
 #include <system_error>
 #include <utility>

@@ -104,7 +104,7 @@ struct ReceivedRequest {
   std::string content_type;                    // media type, lower-cased, parameters dropped
   std::map<std::string, std::string> headers;  // lower-cased names
   std::size_t body_bytes = 0;
-  std::string body;  // as received (for decoding with other tools)
+  std::string body;     // as received (for decoding with other tools)
   unsigned status = 0;  // what was answered; 0 when nothing was (black hole)
 };
 

@@ -61,18 +61,30 @@ bool PgBouncer::spawn_and_wait() {
   const std::string ini = dir_ + "/pgbouncer.ini";
   write_file(ini,
              "[databases]\n"
-             "* = host=127.0.0.1 port=" + std::to_string(options_.server_port) + "\n"
-             "[pgbouncer]\n"
-             "listen_addr = 127.0.0.1\n"
-             "listen_port = " + std::to_string(port_) + "\n"
-             "unix_socket_dir =\n"
-             "auth_type = trust\n"
-             "auth_file = " + dir_ + "/users.txt\n"
-             "admin_users = postgres\n"
-             "pool_mode = " + options_.pool_mode + "\n"
-             "default_pool_size = " + std::to_string(options_.default_pool_size) + "\n"
-             "max_client_conn = " + std::to_string(options_.max_client_conn) + "\n"
-             "server_login_retry = 1\n");
+             "* = host=127.0.0.1 port=" +
+                 std::to_string(options_.server_port) +
+                 "\n"
+                 "[pgbouncer]\n"
+                 "listen_addr = 127.0.0.1\n"
+                 "listen_port = " +
+                 std::to_string(port_) +
+                 "\n"
+                 "unix_socket_dir =\n"
+                 "auth_type = trust\n"
+                 "auth_file = " +
+                 dir_ +
+                 "/users.txt\n"
+                 "admin_users = postgres\n"
+                 "pool_mode = " +
+                 options_.pool_mode +
+                 "\n"
+                 "default_pool_size = " +
+                 std::to_string(options_.default_pool_size) +
+                 "\n"
+                 "max_client_conn = " +
+                 std::to_string(options_.max_client_conn) +
+                 "\n"
+                 "server_login_retry = 1\n");
   detail::SpawnOptions opts;
   opts.argv = {"pgbouncer"};
   if (geteuid() == 0) {
@@ -108,22 +120,21 @@ void PgBouncer::stop() {
 }
 
 std::string PgBouncer::dsn(std::string_view dbname) const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" +
-         std::string(dbname) + " connect_timeout=2";
+  return "host=127.0.0.1 port=" + std::to_string(port_) +
+         " user=postgres dbname=" + std::string(dbname) + " connect_timeout=2";
 }
 
 std::vector<std::vector<std::string>> PgBouncer::admin(const std::string& command) const {
   // The admin console speaks the simple-query protocol only.
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn("pgbouncer").c_str()),
-                                                     &PQfinish);
+                                                    &PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     throw std::runtime_error("pgbouncer admin: " + std::string(PQerrorMessage(conn.get())));
   }
-  std::unique_ptr<PGresult, decltype(&PQclear)> res(PQexec(conn.get(), command.c_str()),
-                                                     &PQclear);
-  if (PQresultStatus(res.get()) != PGRES_TUPLES_OK && PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
-    throw std::runtime_error("pgbouncer admin " + command + ": " +
-                             PQresultErrorMessage(res.get()));
+  std::unique_ptr<PGresult, decltype(&PQclear)> res(PQexec(conn.get(), command.c_str()), &PQclear);
+  if (PQresultStatus(res.get()) != PGRES_TUPLES_OK &&
+      PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+    throw std::runtime_error("pgbouncer admin " + command + ": " + PQresultErrorMessage(res.get()));
   }
   std::vector<std::vector<std::string>> rows;
   for (int r = 0; r < PQntuples(res.get()); ++r) {

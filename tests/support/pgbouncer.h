@@ -14,9 +14,9 @@
 namespace userservice::testing {
 
 struct PgBouncerOptions {
-  int server_port = 0;                   // the PostgreSQL it pools for (127.0.0.1)
+  int server_port = 0;                    // the PostgreSQL it pools for (127.0.0.1)
   std::string pool_mode = "transaction";  // session | transaction | statement
-  int default_pool_size = 4;             // server connections per database/user pair
+  int default_pool_size = 4;              // server connections per database/user pair
   int max_client_conn = 500;
 };
 

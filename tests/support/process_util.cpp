@@ -121,7 +121,7 @@ pid_t spawn(const SpawnOptions& options) {
   }
 
   int out_fd = options.stdout_fd >= 0 ? fcntl(options.stdout_fd, F_DUPFD_CLOEXEC, 3)
-                                       : open_output(options.stdout_path);
+                                      : open_output(options.stdout_path);
   if (out_fd < 0) throw_errno("open " + options.stdout_path);
   int err_fd = options.stderr_path.empty() ? -1 : open_output(options.stderr_path);
   if (!options.stderr_path.empty() && err_fd < 0) {

@@ -289,7 +289,9 @@ void PgServer::promote() {
   }
 }
 
-bool PgServer::in_recovery() { return query(dsn(), "SELECT pg_is_in_recovery()").at(0).at(0) == "t"; }
+bool PgServer::in_recovery() {
+  return query(dsn(), "SELECT pg_is_in_recovery()").at(0).at(0) == "t";
+}
 
 bool PgServer::wait_caught_up(PgServer& primary, std::chrono::milliseconds timeout) {
   // The insert position, not pg_current_wal_lsn() (the write position): with the test

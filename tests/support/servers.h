@@ -35,13 +35,13 @@ struct PgServerOptions {
 // through `runuser -u postgres --` and the temp dir is owned by postgres.
 class PgServer {
  public:
-  PgServer();   // initdb + start; throws std::runtime_error with the server log tail on failure
+  PgServer();  // initdb + start; throws std::runtime_error with the server log tail on failure
   explicit PgServer(PgServerOptions options);
   ~PgServer();  // stop (fast) + remove the temp dir; never throws
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
 
-  void stop();   // pg_ctl -m fast stop; idempotent
+  void stop();  // pg_ctl -m fast stop; idempotent
   // pg_ctl -m immediate stop: what a crash or a power cut looks like to clients (no shutdown
   // checkpoint, sessions cut without a goodbye). Idempotent.
   void crash();

@@ -177,11 +177,10 @@ TEST(ListingStatement, EveryValidShapeIsNamedAndNumberedConsistently) {
     // (a.created_at, a.user_id) or the driving table's copy (s/l/e.account_created_at).
     EXPECT_EQ(st.sql.find(".user_id) < (") != std::string::npos, (s & shape::kAfter) != 0);
     const bool driven = (s & (shape::kSanction | shape::kLimit | shape::kPaidEndsBefore)) ||
-                        ((s & shape::kPlan) && !(s & shape::kPlanFree)) ||
-                        (s & shape::kIsPaidTrue);
-    EXPECT_EQ(st.sql.find("   ORDER BY a.created_at DESC, a.user_id DESC\n   LIMIT") ==
-                  std::string::npos,
-              driven)
+                        ((s & shape::kPlan) && !(s & shape::kPlanFree)) || (s & shape::kIsPaidTrue);
+    EXPECT_EQ(
+        st.sql.find("   ORDER BY a.created_at DESC, a.user_id DESC\n   LIMIT") == std::string::npos,
+        driven)
         << st.name;
     // The optional-filter anti-pattern never appears.
     EXPECT_EQ(st.sql.find("IS NULL OR a."), std::string::npos);

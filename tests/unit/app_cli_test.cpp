@@ -24,9 +24,15 @@ TEST(CommandLine, EachCommand) {
 }
 
 TEST(CommandLine, AnythingElseIsAUsageErrorThatSaysWhat) {
-  for (const auto& args : std::vector<std::vector<std::string_view>>{
-           {"--Version"}, {"-v"}, {"run"}, {"--help", "--version"}, {"migrate", "--force"},
-           {"migrate", "--status", "x"}, {"--status"}, {""}, {"--check-config=1"}}) {
+  for (const auto& args : std::vector<std::vector<std::string_view>>{{"--Version"},
+                                                                     {"-v"},
+                                                                     {"run"},
+                                                                     {"--help", "--version"},
+                                                                     {"migrate", "--force"},
+                                                                     {"migrate", "--status", "x"},
+                                                                     {"--status"},
+                                                                     {""},
+                                                                     {"--check-config=1"}}) {
     auto parsed = parse_command_line(args);
     EXPECT_EQ(parsed.command, Command::usage_error) << args[0];
     EXPECT_FALSE(parsed.error.empty());

@@ -402,7 +402,8 @@ TEST(Config, ADsnLibpqCannotParseIsAConfigurationError) {
   env.vars["USERSERVICE_POSTGRES_REPLICA_DSNS"] = "host=a,postgresql://[::1";
   EXPECT_EQ(env.failing_variable(), "USERSERVICE_POSTGRES_REPLICA_DSNS entry 2");
   env = Env{};
-  env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] = "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write";
+  env.vars["USERSERVICE_POSTGRES_PRIMARY_DSN"] =
+      "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write";
   EXPECT_EQ(env.failing_variable(), "");
 }
 

@@ -132,7 +132,7 @@ TEST(PageToken, ListingCursorTimesOutsideWhatTheServiceStoresAreRejected) {
       EXPECT_EQ(e.code(), ErrorCode::invalid_request);
     }
   }
-  const auto ok = decode_keyset_cursor(scope, encode_keyset_cursor(scope, KeysetCursor{
-                                                                        1764000000000000, user, 1}));
+  const auto ok = decode_keyset_cursor(
+      scope, encode_keyset_cursor(scope, KeysetCursor{1764000000000000, user, 1}));
   EXPECT_EQ(ok.created_at_us, 1764000000000000);
 }

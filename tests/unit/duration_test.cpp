@@ -33,16 +33,17 @@ TEST(GoDuration, AcceptsWhatGoAccepts) {
   EXPECT_EQ(parse_go_duration("-1.5s"), milliseconds(-1500));
   EXPECT_EQ(parse_go_duration(".5s"), milliseconds(500));
   EXPECT_EQ(parse_go_duration("1.s"), seconds(1));
-  EXPECT_EQ(parse_go_duration("1h2m3s4ms5us6ns"),
-            hours(1) + minutes(2) + seconds(3) + milliseconds(4) + microseconds(5) + nanoseconds(6));
+  EXPECT_EQ(
+      parse_go_duration("1h2m3s4ms5us6ns"),
+      hours(1) + minutes(2) + seconds(3) + milliseconds(4) + microseconds(5) + nanoseconds(6));
   EXPECT_EQ(parse_go_duration("2562047h47m16.854775807s"), nanoseconds(INT64_MAX));
   EXPECT_EQ(parse_go_duration("0.3333333333333333333h"), nanoseconds(1200000000000));
 }
 
 TEST(GoDuration, RejectsWhatGoRejects) {
-  for (const char* bad : {"", "-", "s", "1", "10", ".s", ".", "1x", "1sec", "1 s", " 1s", "1s ",
-                          "1e3s", "1,5s", "MS", "1S", "3000000h", "9223372036854775808ns",
-                          "2562047h47m16.854775808s"}) {
+  for (const char* bad :
+       {"", "-", "s", "1", "10", ".s", ".", "1x", "1sec", "1 s", " 1s", "1s ", "1e3s", "1,5s", "MS",
+        "1S", "3000000h", "9223372036854775808ns", "2562047h47m16.854775808s"}) {
     std::string why;
     EXPECT_FALSE(parse_go_duration(bad, &why).has_value()) << "accepted: \"" << bad << "\"";
     EXPECT_FALSE(why.empty()) << bad;

@@ -123,8 +123,8 @@ TEST(RouteTable, TheTableHasNoRouteTheDocumentLacks) {
   const auto doc = documented_routes();
   const std::set<Route> documented(doc.begin(), doc.end());
   for (const auto& [row, file] : registered_routes(sources())) {
-    EXPECT_TRUE(documented.count(row)) << row.first << " " << row.second << " in " << file
-                                       << " is not in docs/api.md";
+    EXPECT_TRUE(documented.count(row))
+        << row.first << " " << row.second << " in " << file << " is not in docs/api.md";
   }
 }
 

@@ -1,7 +1,7 @@
 #include "telemetry/log.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cstdio>
 

@@ -69,17 +69,17 @@ TEST(PostgresResult, NullIsNulloptOrAnError) {
 }
 
 TEST(PostgresResult, AMismatchedTypeOrPositionIsAnInternalErrorNamingTheColumn) {
-  const Result r = make_result({{"deleted", kText}, {"count", kText}, {"n", kInt8}},
-                               {"t", "12", "1x"});
+  const Result r =
+      make_result({{"deleted", kText}, {"count", kText}, {"n", kInt8}}, {"t", "12", "1x"});
   try {
     (void)r.boolean(0, 0);
     FAIL() << "a text column read as a boolean";
   } catch (const std::logic_error& e) {
     EXPECT_NE(std::string(e.what()).find("deleted"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(r.int64(0, 1), std::logic_error);    // text, even if it looks like a number
-  EXPECT_THROW(r.int64(0, 2), std::logic_error);    // not an integer's text
-  EXPECT_THROW(r.text(0, 3), std::logic_error);     // no such column
+  EXPECT_THROW(r.int64(0, 1), std::logic_error);     // text, even if it looks like a number
+  EXPECT_THROW(r.int64(0, 2), std::logic_error);     // not an integer's text
+  EXPECT_THROW(r.text(0, 3), std::logic_error);      // no such column
   EXPECT_THROW(r.opt_text(1, 0), std::logic_error);  // no such row
   EXPECT_THROW(Result().text(0, 0), std::logic_error);
 }

@@ -45,8 +45,10 @@ TEST(PublishReply, AFenceIsANonNegativeEpoch) {
   auto out = read_publish_reply(str("FENCED 42", Reply::Type::error), 3);
   ASSERT_EQ(out.kind, PublishReply::Kind::fenced);
   EXPECT_EQ(out.fence, 42);
-  for (const char* bad : {"FENCED -1", "FENCED ", "FENCED 1e3", "FENCED 12x", "FENCED 99999999999999999999"}) {
-    EXPECT_EQ(read_publish_reply(str(bad, Reply::Type::error), 0).kind, PublishReply::Kind::malformed)
+  for (const char* bad :
+       {"FENCED -1", "FENCED ", "FENCED 1e3", "FENCED 12x", "FENCED 99999999999999999999"}) {
+    EXPECT_EQ(read_publish_reply(str(bad, Reply::Type::error), 0).kind,
+              PublishReply::Kind::malformed)
         << bad;
   }
 }
@@ -63,7 +65,8 @@ TEST(PublishReply, OtherErrorsAreRefusals) {
 // stay in the outbox and the next batch looks before adding (never a guess that they were sent).
 TEST(PublishReply, AnythingElseIsMalformed) {
   EXPECT_EQ(read_publish_reply(array({str("ok")}), 2).kind, PublishReply::Kind::malformed);
-  EXPECT_EQ(read_publish_reply(array({str("ok"), str("ok")}), 1).kind, PublishReply::Kind::malformed);
+  EXPECT_EQ(read_publish_reply(array({str("ok"), str("ok")}), 1).kind,
+            PublishReply::Kind::malformed);
   EXPECT_EQ(read_publish_reply(array({str("OK")}), 1).kind, PublishReply::Kind::malformed);
   EXPECT_EQ(read_publish_reply(array({str("")}), 1).kind, PublishReply::Kind::malformed);
   Reply integer;
@@ -73,7 +76,8 @@ TEST(PublishReply, AnythingElseIsMalformed) {
   EXPECT_EQ(read_publish_reply(array({array({str("ok")})}), 1).kind, PublishReply::Kind::malformed);
   EXPECT_EQ(read_publish_reply(integer, 0).kind, PublishReply::Kind::malformed);
   EXPECT_EQ(read_publish_reply(Reply{}, 0).kind, PublishReply::Kind::malformed);
-  EXPECT_EQ(read_publish_reply(str("ok", Reply::Type::status), 0).kind, PublishReply::Kind::malformed);
+  EXPECT_EQ(read_publish_reply(str("ok", Reply::Type::status), 0).kind,
+            PublishReply::Kind::malformed);
   // An empty batch (the fence-raising call) answers an empty array.
   EXPECT_EQ(read_publish_reply(array({}), 0).kind, PublishReply::Kind::rows);
 }
@@ -81,8 +85,8 @@ TEST(PublishReply, AnythingElseIsMalformed) {
 // The reader the connection uses: RESP bytes to Reply values.
 struct Reader {
   Reader()
-      : r(redisReaderCreateWithFunctions(const_cast<redisReplyObjectFunctions*>(
-            &userservice::redis::reply_functions()))) {}
+      : r(redisReaderCreateWithFunctions(
+            const_cast<redisReplyObjectFunctions*>(&userservice::redis::reply_functions()))) {}
   ~Reader() { redisReaderFree(r); }
   // The next reply; nullopt when incomplete; throws on a protocol error.
   std::optional<Reply> read(std::string_view bytes) {
@@ -128,7 +132,8 @@ TEST(ReplyReader, AnAnnouncedArrayAboveTheCapFailsTheReadWithoutAllocatingIt) {
   Reader at_cap;
   EXPECT_FALSE(at_cap.read("*" + std::to_string(kMaxReplyElements) + "\r\n"));
   Reader above;
-  EXPECT_THROW(above.read("*" + std::to_string(kMaxReplyElements + 1) + "\r\n"), std::runtime_error);
+  EXPECT_THROW(above.read("*" + std::to_string(kMaxReplyElements + 1) + "\r\n"),
+               std::runtime_error);
 }
 
 }  // namespace

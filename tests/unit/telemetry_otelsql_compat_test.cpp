@@ -61,8 +61,10 @@ telemetry::Metrics::DbPoolSnapshot snapshot() {
 
 TEST(OtelsqlCompat, FixtureIsComplete) {
   const auto expected = fixture();
-  EXPECT_EQ(std::count_if(expected.begin(), expected.end(), [](auto& e) { return e.side == "otel"; }), 7);
-  EXPECT_EQ(std::count_if(expected.begin(), expected.end(), [](auto& e) { return e.side == "prom"; }), 7);
+  EXPECT_EQ(
+      std::count_if(expected.begin(), expected.end(), [](auto& e) { return e.side == "otel"; }), 7);
+  EXPECT_EQ(
+      std::count_if(expected.begin(), expected.end(), [](auto& e) { return e.side == "prom"; }), 7);
 }
 
 TEST(OtelsqlCompat, PrometheusExpositionMatchesTheFixture) {
@@ -90,8 +92,9 @@ TEST(OtelsqlCompat, PrometheusExpositionMatchesTheFixture) {
   EXPECT_EQ(statuses, (std::set<std::string>{"idle", "inuse"}));
   EXPECT_EQ(open->find("", {{"status", "inuse"}}).at(0)->value, 2);
   EXPECT_EQ(open->find("", {{"status", "idle"}}).at(0)->value, 3);
-  EXPECT_DOUBLE_EQ(parsed.family("db_sql_connection_wait_duration_milliseconds_total")->samples.at(0).value,
-                   1250.0);
+  EXPECT_DOUBLE_EQ(
+      parsed.family("db_sql_connection_wait_duration_milliseconds_total")->samples.at(0).value,
+      1250.0);
   EXPECT_EQ(parsed.family("db_sql_connection_closed_max_idle_time_total")->samples.at(0).value, 5);
   // The retired names are gone.
   EXPECT_EQ(parsed.family("db_sql_connection_wait_duration_seconds_total"), nullptr);
@@ -104,7 +107,8 @@ TEST(OtelsqlCompat, OtlpMetricsMatchTheFixture) {
   const auto otel = telemetry::to_otel_metrics(families);
   for (const auto& e : fixture()) {
     if (e.side != "otel") continue;
-    const auto it = std::find_if(otel.begin(), otel.end(), [&](const auto& m) { return m.name == e.name; });
+    const auto it =
+        std::find_if(otel.begin(), otel.end(), [&](const auto& m) { return m.name == e.name; });
     ASSERT_NE(it, otel.end()) << e.name;
     EXPECT_EQ(it->unit, e.unit) << e.name;
     if (e.kind == "gauge") {
@@ -120,8 +124,9 @@ TEST(OtelsqlCompat, OtlpMetricsMatchTheFixture) {
       EXPECT_EQ(keys, e.attributes) << e.name;
     }
   }
-  const auto wait = std::find_if(otel.begin(), otel.end(),
-                                 [](const auto& m) { return m.name == "db.sql.connection.wait_duration"; });
+  const auto wait = std::find_if(otel.begin(), otel.end(), [](const auto& m) {
+    return m.name == "db.sql.connection.wait_duration";
+  });
   ASSERT_NE(wait, otel.end());
   EXPECT_DOUBLE_EQ(wait->points.at(0).value, 1250.0);
 }

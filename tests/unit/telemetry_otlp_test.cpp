@@ -366,7 +366,7 @@ TEST(OtlpResource, InstanceIdIsALowerCaseUuidVersion4) {
         EXPECT_NE(std::string_view("0123456789abcdef").find(id[k]), std::string_view::npos) << id;
       }
     }
-    EXPECT_EQ(id[14], '4') << id;  // version 4
+    EXPECT_EQ(id[14], '4') << id;                                                    // version 4
     EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos) << id;  // RFC 4122
   }
 }

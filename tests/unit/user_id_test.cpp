@@ -14,9 +14,9 @@ TEST(UserId, AcceptsWellFormedIds) {
 }
 
 TEST(UserId, RejectsWhatCannotBeAnId) {
-  for (std::string bad : {std::string(), std::string(65, 'x'), std::string("user 1"),
-                          std::string("../etc"), std::string("user%2F1"), std::string("ü"),
-                          std::string("a\0b", 3), std::string("user.1")}) {
+  for (std::string bad :
+       {std::string(), std::string(65, 'x'), std::string("user 1"), std::string("../etc"),
+        std::string("user%2F1"), std::string("ü"), std::string("a\0b", 3), std::string("user.1")}) {
     EXPECT_FALSE(is_well_formed_user_id(bad)) << bad;
   }
   try {

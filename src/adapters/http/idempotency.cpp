@@ -64,12 +64,10 @@ std::string hex64(std::uint64_t v) {
 
 // Two fixed SipHash keys give 128 bits: callers are trusted, the hash only has to tell
 // different requests apart, not resist forgery.
-constexpr std::array<std::uint8_t, 16> kFingerprintKeyA{0x69, 0x64, 0x65, 0x6d, 0x70, 0x6f,
-                                                        0x74, 0x65, 0x6e, 0x63, 0x79, 0x2d,
-                                                        0x6b, 0x65, 0x79, 0x41};
-constexpr std::array<std::uint8_t, 16> kFingerprintKeyB{0x75, 0x73, 0x65, 0x72, 0x73, 0x65,
-                                                        0x72, 0x76, 0x69, 0x63, 0x65, 0x2d,
-                                                        0x66, 0x70, 0x2d, 0x42};
+constexpr std::array<std::uint8_t, 16> kFingerprintKeyA{
+    0x69, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x2d, 0x6b, 0x65, 0x79, 0x41};
+constexpr std::array<std::uint8_t, 16> kFingerprintKeyB{
+    0x75, 0x73, 0x65, 0x72, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x2d, 0x66, 0x70, 0x2d, 0x42};
 
 }  // namespace
 
@@ -86,9 +84,8 @@ std::optional<std::string> idempotency_key(const Request& req) {
     key = key.substr(1, key.size() - 2);
   }
   const bool ok = !key.empty() && key.size() <= kMaxKeyLength &&
-                  std::all_of(key.begin(), key.end(), [](char c) {
-                    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
-                  });
+                  std::all_of(key.begin(), key.end(),
+                              [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
   if (!ok) {
     throw domain::invalid_request(
         "Idempotency-Key must be 1 to 255 visible ASCII characters (no quotes or backslashes)");

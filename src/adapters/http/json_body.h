@@ -27,8 +27,9 @@ class ObjectReader {
       : obj_(obj), path_(std::move(path)) {}
 
   std::string required_string(std::string_view name);
-  std::optional<std::string> optional_string(std::string_view name);  // absent → nullopt; null → 400
-  Nullable<std::string> nullable_string(std::string_view name);       // absent / null / value
+  std::optional<std::string> optional_string(
+      std::string_view name);                                    // absent → nullopt; null → 400
+  Nullable<std::string> nullable_string(std::string_view name);  // absent / null / value
   std::optional<bool> optional_bool(std::string_view name);
   std::int64_t required_int(std::string_view name);
   std::optional<std::int64_t> optional_int(std::string_view name);

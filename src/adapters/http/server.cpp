@@ -66,7 +66,7 @@ struct Session {
   bool idle = true;         // waiting for the first byte of a request
   bool kept_alive = false;  // idle between requests (not a new connection's first wait)
   Clock::time_point idle_since{};
-  bool killed = false;      // force-closed by shutdown: send nothing more
+  bool killed = false;  // force-closed by shutdown: send nothing more
   std::list<Session*>::iterator self;
 };
 
@@ -117,8 +117,8 @@ using Impl = Server::Impl;
 
 // The request's server span (OTel HTTP semantic conventions): its id is ctx.span_id, which
 // the statements' client spans already name as their parent.
-void record_server_span(const telemetry::Tracer& tracer, const Request& req,
-                        std::string_view route, unsigned status, double seconds) {
+void record_server_span(const telemetry::Tracer& tracer, const Request& req, std::string_view route,
+                        unsigned status, double seconds) {
   telemetry::SpanData span;
   span.trace_id = req.ctx.trace_id;
   span.span_id = req.ctx.span_id;
@@ -173,10 +173,11 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
     if (s.killed) {  // never sent; logged and counted as what it is
       co_return error_response(Error(ErrorCode::service_unavailable, "server shutting down"));
     }
-    im.log.warn("request deadline exceeded",
-                {{"server", im.opts.name}, {"route", route}, {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id},
-                                    {"span_id", req.ctx.span_id}});
+    im.log.warn("request deadline exceeded", {{"server", im.opts.name},
+                                              {"route", route},
+                                              {"request_id", req.ctx.request_id},
+                                              {"trace_id", req.ctx.trace_id},
+                                              {"span_id", req.ctx.span_id}});
     co_return error_response(Error(ErrorCode::deadline_exceeded, "request deadline exceeded"));
   }
   if (!failure) co_return std::get<0>(std::move(outcome));
@@ -191,8 +192,8 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
                 {"message", e.message()},
                 {"detail", e.detail()},
                 {"request_id", req.ctx.request_id},
-                                    {"trace_id", req.ctx.trace_id},
-                                    {"span_id", req.ctx.span_id}});
+                {"trace_id", req.ctx.trace_id},
+                {"span_id", req.ctx.span_id}});
     co_return r;
   } catch (const std::exception& e) {
     im.log.error("handler failed", {{"server", im.opts.name},
@@ -280,7 +281,8 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
 
   Request req;
   fill_request(req, parser.get());
-  if (auto parent = init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
+  if (auto parent =
+          init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
     req.ctx.parent_span_id = parent->parent_id;
     req.ctx.trace_flags = parent->flags;
     req.ctx.trace_state = std::string(sane_tracestate(req.header("tracestate")));
@@ -333,7 +335,7 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
                           {"duration_ms", seconds * 1000.0},
                           {"request_id", req.ctx.request_id},
                           {"trace_id", req.ctx.trace_id},
-                                    {"span_id", req.ctx.span_id}});
+                          {"span_id", req.ctx.span_id}});
   if (im.metrics != nullptr) {
     im.metrics->http_request_finished(o.name, route, to_string(req.method), status, seconds);
   }
@@ -417,8 +419,10 @@ net::awaitable<void> refuse(std::shared_ptr<Impl> im, tcp::socket socket) {
   // Like every response, it carries an X-Request-Id (minted: the request was not read).
   const std::string busy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-      "X-Request-Id: " + domain::random_hex_id(32) + "\r\nConnection: close\r\nContent-Length: " +
-      std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);
+      "X-Request-Id: " +
+      domain::random_hex_id(32) +
+      "\r\nConnection: close\r\nContent-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" +
+      std::string(kBody);
   if (im->metrics != nullptr) im->metrics->http_connection_refused(im->opts.name);
   Session s(std::move(socket));
   s.stream.expires_after(kLingerTime);

@@ -3,7 +3,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-
 namespace userservice::postgres {
 
 using domain::TimePoint;
@@ -76,6 +75,5 @@ std::optional<domain::AccountState> first_account(const Result& r) {
   if (r.rows() == 0) return std::nullopt;
   return decode_account_state(r, 0);
 }
-
 
 }  // namespace userservice::postgres

@@ -48,8 +48,7 @@ Params command_params(std::string_view user_id, std::string_view kind,
 
 std::optional<domain::Entitlement> decode_prior_entitlement(const Result& r) {
   if (r.rows() == 0 || r.columns() < 6 || r.is_null(0, 2)) return std::nullopt;
-  return domain::Entitlement{r.text(0, 2), r.boolean(0, 3), time_at(r, 0, 4),
-                             opt_time_at(r, 0, 5)};
+  return domain::Entitlement{r.text(0, 2), r.boolean(0, 3), time_at(r, 0, 4), opt_time_at(r, 0, 5)};
 }
 
 services::RecordInfo decode_record_info(const Result& r, int row) {
@@ -231,7 +230,8 @@ boost::asio::awaitable<std::optional<Result>> history_page(Pool& pool, ReadSourc
 boost::asio::awaitable<services::HistorySlice<services::EntitlementRecord>>
 PgCommandStore::entitlement_history(const RequestContext& ctx, std::string_view user_id,
                                     std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, history_, ctx, sql::kEntitlementHistory, user_id, before, limit);
+  auto r = co_await history_page(primary_, history_, ctx, sql::kEntitlementHistory, user_id, before,
+                                 limit);
   if (!r) co_return std::nullopt;
   std::vector<services::EntitlementRecord> out;
   out.reserve(r->rows());
@@ -247,7 +247,8 @@ PgCommandStore::entitlement_history(const RequestContext& ctx, std::string_view 
 boost::asio::awaitable<services::HistorySlice<services::SanctionRecord>>
 PgCommandStore::sanction_history(const RequestContext& ctx, std::string_view user_id,
                                  std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, history_, ctx, sql::kSanctionHistory, user_id, before, limit);
+  auto r =
+      co_await history_page(primary_, history_, ctx, sql::kSanctionHistory, user_id, before, limit);
   if (!r) co_return std::nullopt;
   std::vector<services::SanctionRecord> out;
   out.reserve(r->rows());
@@ -259,13 +260,14 @@ PgCommandStore::sanction_history(const RequestContext& ctx, std::string_view use
 
 boost::asio::awaitable<services::HistorySlice<services::LimitRecord>> PgCommandStore::limit_history(
     const RequestContext& ctx, std::string_view user_id, std::int64_t before, int limit) {
-  auto r = co_await history_page(primary_, history_, ctx, sql::kLimitHistory, user_id, before, limit);
+  auto r =
+      co_await history_page(primary_, history_, ctx, sql::kLimitHistory, user_id, before, limit);
   if (!r) co_return std::nullopt;
   std::vector<services::LimitRecord> out;
   out.reserve(r->rows());
   for (int i = 0; i < r->rows(); ++i) {
-    out.push_back({decode_record_info(*r, i), r->text(i, 6), r->opt_int64(i, 7),
-                   opt_time_at(*r, i, 8)});
+    out.push_back(
+        {decode_record_info(*r, i), r->text(i, 6), r->opt_int64(i, 7), opt_time_at(*r, i, 8)});
   }
   co_return out;
 }

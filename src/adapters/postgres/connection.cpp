@@ -609,8 +609,8 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
             if (field(raw, PG_DIAG_SQLSTATE) == kDeadlinePassedState) {
               deadline_passed = true;
             } else if (!error) {
-              error = make_sql_error(raw, timeout_first && n == 0 ? kLocalTimeout.name
-                                                                  : kDeadlineGuard.name);
+              error = make_sql_error(
+                  raw, timeout_first && n == 0 ? kLocalTimeout.name : kDeadlineGuard.name);
             }
           } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
                      status != PGRES_PIPELINE_ABORTED) {
@@ -648,19 +648,18 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
       const RequestContext* ctx = seg.instr.ctx;
       if (deadline_passed) {
         // The server reached this caller's transaction only after its deadline: rolled back.
-        seg.error = std::make_exception_ptr(Error(ErrorCode::deadline_exceeded,
-                                                  "request deadline exceeded",
-                                                  "rolled back by the deadline guard"));
+        seg.error =
+            std::make_exception_ptr(Error(ErrorCode::deadline_exceeded, "request deadline exceeded",
+                                          "rolled back by the deadline guard"));
       } else if (server_timeout) {
         // The server cancelled a statement at statement_timeout (= operation timeout): the
         // transaction rolled back; the connection is not reused.
         discard_ = true;
-        log_.warn("postgres statement timeout",
-                  {{"pool", pool_name_},
-                   {"statement", error ? error->statement : ""},
-                   {"request_id", ctx ? ctx->request_id : ""},
-                   {"trace_id", ctx ? ctx->trace_id : ""},
-                 {"span_id", ctx ? ctx->span_id : ""}});
+        log_.warn("postgres statement timeout", {{"pool", pool_name_},
+                                                 {"statement", error ? error->statement : ""},
+                                                 {"request_id", ctx ? ctx->request_id : ""},
+                                                 {"trace_id", ctx ? ctx->trace_id : ""},
+                                                 {"span_id", ctx ? ctx->span_id : ""}});
         seg.error = std::make_exception_ptr(
             unavailable("statement timeout: " + std::string(error ? error->what() : "")));
       } else if (error) {
@@ -674,7 +673,7 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
                                                    {"error", error->what()},
                                                    {"request_id", ctx ? ctx->request_id : ""},
                                                    {"trace_id", ctx ? ctx->trace_id : ""},
-                 {"span_id", ctx ? ctx->span_id : ""}});
+                                                   {"span_id", ctx ? ctx->span_id : ""}});
         seg.error = std::make_exception_ptr(*error);
       }
       finish(k);

@@ -100,8 +100,9 @@ struct Segment {
   // transaction may need after a failure, when the server refuses to parse anything but
   // ROLLBACK.
   std::span<const Statement* const> prepare_also;
-  std::vector<Result> results;  // one per query; those that ran are set even when a later one failed
-  std::exception_ptr error;     // SqlError or domain::Error of this segment only
+  std::vector<Result>
+      results;               // one per query; those that ran are set even when a later one failed
+  std::exception_ptr error;  // SqlError or domain::Error of this segment only
   // Called once, as soon as the segment's outcome is final: its Sync was read, or the
   // connection failed before that.
   std::function<void()> on_done;

@@ -72,11 +72,11 @@ class PgKeyedCall final : public services::KeyedCall {
   static std::vector<Query> claim(const std::string& key, const std::string& fingerprint,
                                   std::chrono::nanoseconds ttl) {
     std::vector<Query> q;
-    q.push_back(Query{&sql::kIdempotencyClaimKey,
-                      Params{key, fingerprint,
-                             std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                ttl)
-                                                .count())}});
+    q.push_back(Query{
+        &sql::kIdempotencyClaimKey,
+        Params{
+            key, fingerprint,
+            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(ttl).count())}});
     return q;
   }
 

@@ -131,7 +131,7 @@ asio::awaitable<void> migrate(Pool& pool, telemetry::Logger& log, Clock::time_po
 }
 
 asio::awaitable<std::vector<MigrationState>> migration_status(Pool& pool,
-                                                            Clock::time_point deadline) {
+                                                              Clock::time_point deadline) {
   std::map<int, MigrationState> by_version;
   for (const Migration& m : embedded_migrations()) {
     by_version[m.version] = MigrationState{m.version, std::string(m.name), true, false, {}};

@@ -38,7 +38,7 @@ boost::asio::awaitable<void> migrate(Pool& pool, telemetry::Logger& log,
 struct MigrationState {
   int version = 0;
   std::string name;
-  bool known = true;       // false: recorded in the database but not embedded in this binary
+  bool known = true;  // false: recorded in the database but not embedded in this binary
   bool applied = false;
   std::string applied_at;  // RFC 3339 UTC when applied, else ""
 };
@@ -46,7 +46,7 @@ struct MigrationState {
 // Every embedded migration and every recorded one, by version. Reads only: no lock, no
 // bootstrap (a database never migrated lists everything as pending).
 boost::asio::awaitable<std::vector<MigrationState>> migration_status(Pool& pool,
-                                                                   Clock::time_point deadline);
+                                                                     Clock::time_point deadline);
 
 // Same, with an explicit list (tests use it to exercise ordering and refusal).
 boost::asio::awaitable<void> migrate(Pool& pool, telemetry::Logger& log, Clock::time_point deadline,

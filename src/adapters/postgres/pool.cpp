@@ -114,9 +114,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
                                                 std::shared_ptr<Waiter> job);
   // Whether acquire() would queue right now: callers behind others, or no idle connection
   // and no room to open one.
-  bool must_queue() const {
-    return !waiters.empty() || (idle.empty() && open >= opts.max_open);
-  }
+  bool must_queue() const { return !waiters.empty() || (idle.empty() && open >= opts.max_open); }
   void start_batch(std::shared_ptr<Connection> c) noexcept;
   void fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch, Clock::time_point now,
                          int per_kind);
@@ -143,7 +141,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
   std::deque<std::shared_ptr<Waiter>> waiters;  // FIFO
   asio::steady_timer trim_timer{ex};
   bool trim_armed = false;
-  int open = 0;                                   // idle + handed out + being opened
+  int open = 0;  // idle + handed out + being opened
   bool closed = false;
   std::uint64_t wait_count = 0;
   double wait_seconds_total = 0;
@@ -292,8 +290,8 @@ void PoolState::arm_trim() noexcept {
     at = idle.front().since + std::max(grace, Clock::duration::zero());
   }
   if (opts.max_idle_time > std::chrono::nanoseconds::zero()) {
-    const auto limit = idle.front().since +
-                       std::chrono::duration_cast<Clock::duration>(opts.max_idle_time);
+    const auto limit =
+        idle.front().since + std::chrono::duration_cast<Clock::duration>(opts.max_idle_time);
     at = at ? std::min(*at, limit) : limit;
   }
   if (!at) return;
@@ -390,7 +388,8 @@ void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
   std::vector<std::pair<const Statement*, int>> kinds;  // kind -> callers in the batch
   for (const auto& w : batch) {
     if (const Statement* k = w->coalescible()) {
-      auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+      auto it =
+          std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
       if (it == kinds.end()) {
         kinds.emplace_back(k, 1);
       } else {
@@ -407,9 +406,9 @@ void PoolState::fold_in_same_kind(std::vector<std::shared_ptr<Waiter>>& batch,
   for (auto it = waiters.begin(); it != waiters.end() && !kinds.empty() && !all_full();) {
     Waiter& w = **it;
     const Statement* k = w.coalescible();
-    auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
-    if (k == nullptr || kind == kinds.end() || kind->second >= per_kind ||
-        w.deadline <= now) {
+    auto kind =
+        std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+    if (k == nullptr || kind == kinds.end() || kind->second >= per_kind || w.deadline <= now) {
       ++it;
       continue;
     }
@@ -487,7 +486,8 @@ asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
     std::vector<std::pair<const Statement*, std::size_t>> kinds;  // kind -> index in groups
     for (auto& w : batch) {
       const Statement* k = self->opts.coalesce_reads ? w->coalescible() : nullptr;
-      auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
+      auto it =
+          std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k; });
       if (k == nullptr || it == kinds.end()) {
         if (k != nullptr) kinds.emplace_back(k, groups.size());
         groups.push_back(Group{{w.get()}, {}, {}});
@@ -659,8 +659,7 @@ asio::awaitable<std::vector<Result>> Lease::pipeline(std::vector<Query> queries,
   co_return co_await run(std::move(queries), deadline, nullptr);
 }
 
-asio::awaitable<Result> Lease::query(const Statement& s, Params params,
-                                     const RequestContext& ctx) {
+asio::awaitable<Result> Lease::query(const Statement& s, Params params, const RequestContext& ctx) {
   std::vector<Query> queries;
   queries.push_back(Query{&s, std::move(params)});
   auto results = co_await run(std::move(queries), ctx.deadline, &ctx);
@@ -683,8 +682,8 @@ asio::awaitable<std::vector<Result>> Lease::run(std::vector<Query> queries,
     throw Error(ErrorCode::service_unavailable, "database unavailable", "connection closed");
   }
   detail::Instrumentation instr{pool->metrics, pool->tracer, ctx, pool->opts.name};
-  co_return co_await conn->run(queries, deadline, detail::Budget{pool->opts.operation_timeout, true},
-                               instr);
+  co_return co_await conn->run(queries, deadline,
+                               detail::Budget{pool->opts.operation_timeout, true}, instr);
 }
 
 asio::awaitable<void> Lease::run_segment(detail::Segment& segment) {

@@ -80,8 +80,8 @@ class Params {
   Params() = default;
   Params(std::vector<Param> values) : values_(std::move(values)) {}  // implicit on purpose
   template <typename... Args>
-  requires(sizeof...(Args) > 0 && (std::constructible_from<Param, Args&&> && ...))
-      Params(Args&&... args) {  // implicit on purpose: enables {a, b}
+    requires(sizeof...(Args) > 0 && (std::constructible_from<Param, Args&&> && ...))
+  Params(Args&&... args) {  // implicit on purpose: enables {a, b}
     values_.reserve(sizeof...(Args));
     (values_.emplace_back(std::forward<Args>(args)), ...);
   }
@@ -116,18 +116,18 @@ class Result {
   bool is_null(int row, int col) const;
   std::string_view get(int row, int col) const;  // text value, "" for NULL
   std::optional<std::string_view> get_opt(int row, int col) const;
-  int affected_rows() const;                // from PQcmdTuples; 0 when the command reports no count
+  int affected_rows() const;  // from PQcmdTuples; 0 when the command reports no count
 
   // Typed reads of one value. Each checks the column's type (PQftype) and NULL, and throws
   // std::logic_error naming the statement's column on a mismatch: an internal error (500),
   // never a guess. The opt_ forms answer nullopt for NULL; the others refuse it.
   std::string text(int row, int col) const;  // any type, as its text form
   std::optional<std::string> opt_text(int row, int col) const;
-  bool boolean(int row, int col) const;          // boolean
-  std::int64_t int64(int row, int col) const;    // smallint, integer or bigint
+  bool boolean(int row, int col) const;        // boolean
+  std::int64_t int64(int row, int col) const;  // smallint, integer or bigint
   std::optional<std::int64_t> opt_int64(int row, int col) const;
   explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
-  int column(std::string_view name) const;  // column index by name, -1 when absent
+  int column(std::string_view name) const;                // column index by name, -1 when absent
   const pg_result* raw() const noexcept { return res_; }  // for the adapter's own use
 
  private:
@@ -210,10 +210,10 @@ struct PoolStats {
   std::uint64_t closed_max_idle = 0;
   std::uint64_t closed_max_idle_time = 0;
   std::uint64_t closed_max_lifetime = 0;
-  std::uint64_t batches = 0;        // round trips that carried several callers
-  std::uint64_t batched_calls = 0;  // callers served by those
-  std::uint64_t coalesced = 0;        // executions of a coalesced (set-form) read
-  std::uint64_t coalesced_calls = 0;  // callers served by those
+  std::uint64_t batches = 0;             // round trips that carried several callers
+  std::uint64_t batched_calls = 0;       // callers served by those
+  std::uint64_t coalesced = 0;           // executions of a coalesced (set-form) read
+  std::uint64_t coalesced_calls = 0;     // callers served by those
   std::int64_t prepared_statements = 0;  // held prepared across the open connections
 };
 
@@ -333,7 +333,9 @@ class DbTransaction {
   bool begun() const noexcept { return begun_; }
   // Once begun: the prologue's results, or (prologue_error) what stopped it, in which case
   // nothing sent after it ran.
-  const std::vector<postgres::Result>& prologue_results() const noexcept { return prologue_results_; }
+  const std::vector<postgres::Result>& prologue_results() const noexcept {
+    return prologue_results_;
+  }
   std::exception_ptr prologue_error() const noexcept { return prologue_error_; }
   // A statement failed since BEGIN: the server will only accept ROLLBACK.
   bool failed() const noexcept { return failed_; }
@@ -350,8 +352,7 @@ class DbTransaction {
   friend class postgres::Pool;
   boost::asio::awaitable<std::vector<postgres::Result>> run(std::vector<postgres::Query> queries,
                                                             Clock::time_point deadline,
-                                                            const RequestContext* ctx,
-                                                            bool ends);
+                                                            const RequestContext* ctx, bool ends);
 
   postgres::Pool& pool_;
   std::vector<postgres::Query> prologue_;

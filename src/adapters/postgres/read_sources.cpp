@@ -13,9 +13,9 @@
 #include <limits>
 
 #include "domain/error.h"
+#include "sql_statements.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "sql_statements.h"
 
 namespace userservice::postgres {
 
@@ -47,18 +47,21 @@ ReadSources::ReadSources(asio::any_io_executor ex, Pool& primary, std::vector<Po
     auto& registry = metrics->registry();
     usable = &prometheus::BuildGauge()
                   .Name("userservice_postgres_replica_usable")
-                  .Help("1 while the replica pool receives read-only admin queries (reachable, "
-                        "replay lag within USERSERVICE_POSTGRES_REPLICA_MAX_LAG).")
+                  .Help(
+                      "1 while the replica pool receives read-only admin queries (reachable, "
+                      "replay lag within USERSERVICE_POSTGRES_REPLICA_MAX_LAG).")
                   .Register(registry);
     lag = &prometheus::BuildGauge()
                .Name("userservice_postgres_replica_lag_seconds")
-               .Help("Replay lag of the replica at its last successful probe (+Inf when it "
-                     "never replayed a transaction).")
+               .Help(
+                   "Replay lag of the replica at its last successful probe (+Inf when it "
+                   "never replayed a transaction).")
                .Register(registry);
     fallbacks = &prometheus::BuildCounter()
                      .Name("userservice_postgres_replica_fallbacks_total")
-                     .Help("Read-only admin queries that went to the primary because this "
-                           "replica failed them or was unusable when a walk resumed.")
+                     .Help(
+                         "Read-only admin queries that went to the primary because this "
+                         "replica failed them or was unusable when a walk resumed.")
                      .Register(registry);
   }
   for (Pool* p : replicas) {
@@ -145,14 +148,16 @@ void ReadSources::set_state(Replica& r, bool usable, double lag, const std::stri
 asio::awaitable<void> ReadSources::probe(Replica& r) {
   const double max_lag = std::chrono::duration<double>(options_.max_lag).count();
   try {
-    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(options_.probe_timeout);
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(options_.probe_timeout);
     Result res = co_await r.pool->query(sql::kReplicaState, Params{}, deadline);
     const double lag = parse_lag(res.get(0, 1));
     if (lag <= max_lag) {
       set_state(r, true, lag, "");
     } else {
       set_state(r, false, lag,
-                "replay lag " + (std::isinf(lag) ? std::string("unknown") : std::to_string(lag) + "s") +
+                "replay lag " +
+                    (std::isinf(lag) ? std::string("unknown") : std::to_string(lag) + "s") +
                     " above USERSERVICE_POSTGRES_REPLICA_MAX_LAG");
     }
   } catch (const domain::Error& e) {

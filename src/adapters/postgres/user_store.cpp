@@ -74,7 +74,7 @@ boost::asio::awaitable<services::EnsureOutcome> PgUserStore::ensure_account(
 }
 
 boost::asio::awaitable<Result> PgUserStore::lookup(const Statement& st, std::string key,
-                                                  const RequestContext& ctx) {
+                                                   const RequestContext& ctx) {
   if (lookups_ == nullptr) co_return co_await primary_.query(st, Params{std::move(key)}, ctx);
   std::vector<Query> queries;
   queries.push_back({&st, Params{std::move(key)}});
@@ -169,10 +169,10 @@ boost::asio::awaitable<services::UpdateResult> PgUserStore::update_settings(
 boost::asio::awaitable<services::CountryResult> PgUserStore::set_declared_country(
     const RequestContext& ctx, std::string_view user_id, const std::optional<std::string>& country,
     const services::EventStamp& event) {
-  Result r = co_await primary_.query(
-      sql::kSetDeclaredCountry,
-      {std::string(user_id), country, us_param(event.occurred_at), event.event_id, event.traceparent},
-      ctx);
+  Result r = co_await primary_.query(sql::kSetDeclaredCountry,
+                                     {std::string(user_id), country, us_param(event.occurred_at),
+                                      event.event_id, event.traceparent},
+                                     ctx);
   services::CountryResult out;
   if (r.int64(0, 0) == 0) co_return out;
   out.status = r.int64(0, 1) == 0 ? UpdateStatus::unchanged : UpdateStatus::changed;

@@ -24,7 +24,8 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& o) {
   const int port = parse_port(parts->port).value_or(0);
 
   // Connecting may take longer than one command; never less than a second.
-  auto connect_timeout = std::max<std::chrono::nanoseconds>(o.operation_timeout, std::chrono::seconds(1));
+  auto connect_timeout =
+      std::max<std::chrono::nanoseconds>(o.operation_timeout, std::chrono::seconds(1));
   redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, to_timeval(connect_timeout));
   if (!ctx) throw RedisError("cannot connect to redis at " + o.addr + ": out of memory");
   if (ctx->err) {
@@ -72,7 +73,8 @@ Reply Connection::command(const std::vector<std::string_view>& argv) {
   void* reply = redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data());
   if (!reply) {
     broken_ = true;  // hiredis contexts are unusable after an I/O error or timeout
-    throw RedisError(std::string("redis I/O error: ") + (ctx_->errstr[0] ? ctx_->errstr : "timeout"));
+    throw RedisError(std::string("redis I/O error: ") +
+                     (ctx_->errstr[0] ? ctx_->errstr : "timeout"));
   }
   return take_reply(reply);
 }

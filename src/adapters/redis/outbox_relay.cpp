@@ -25,10 +25,10 @@
 #include <vector>
 
 #include "adapters/postgres/pool.h"
+#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
-#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 
 namespace userservice::redis {
 
@@ -192,8 +192,8 @@ void split_traceparent(std::string_view tp, Row& row) {
   if (tp.size() != 55) return;
   row.event.trace_id = std::string(tp.substr(3, 32));
   row.parent_span_id = std::string(tp.substr(36, 16));
-  row.trace_flags = static_cast<std::uint32_t>(std::strtoul(std::string(tp.substr(53, 2)).c_str(),
-                                                            nullptr, 16));
+  row.trace_flags =
+      static_cast<std::uint32_t>(std::strtoul(std::string(tp.substr(53, 2)).c_str(), nullptr, 16));
 }
 
 constexpr std::array<std::string_view, 2> kStreamLabels = {"domain", "lifecycle"};
@@ -202,8 +202,9 @@ constexpr std::array<std::string_view, 2> kStreamLabels = {"domain", "lifecycle"
 
 struct OutboxRelay::Impl {
   Impl(OutboxRelayOptions o, telemetry::Logger& l, telemetry::Metrics* m)
-      : opts(std::move(o)), log(l), redis_backoff(std::min<std::chrono::nanoseconds>(
-                                        kBackoffMax, heartbeat_interval())) {
+      : opts(std::move(o)),
+        log(l),
+        redis_backoff(std::min<std::chrono::nanoseconds>(kBackoffMax, heartbeat_interval())) {
     fence_key = opts.domain.stream() + ":relay_fence";
     if (m != nullptr) register_metrics(m->registry());
   }
@@ -535,7 +536,8 @@ std::vector<PgResultPtr> OutboxRelay::Impl::pg_exec(std::string_view sql,
 
 bool OutboxRelay::Impl::pg_bool(std::string_view sql, const std::vector<std::string>& params) {
   auto r = pg_exec(sql, params);
-  return !r.empty() && PQntuples(r[0].get()) == 1 && std::strcmp(PQgetvalue(r[0].get(), 0, 0), "t") == 0;
+  return !r.empty() && PQntuples(r[0].get()) == 1 &&
+         std::strcmp(PQgetvalue(r[0].get(), 0, 0), "t") == 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,8 +691,7 @@ void OutboxRelay::Impl::note_unblocked(int s) {
   StreamState& st = streams[static_cast<std::size_t>(s)];
   if (!st.blocked) return;
   log.info("outbox relay: stream publishes again",
-           {{"stream", s == 0 ? opts.domain.stream() : opts.lifecycle.stream()},
-            {"seq", st.seq}});
+           {{"stream", s == 0 ? opts.domain.stream() : opts.lifecycle.stream()}, {"seq", st.seq}});
   reset_stream(s);
 }
 
@@ -710,9 +711,9 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     take[static_cast<std::size_t>(s)] = !st.blocked || now >= st.retry_at;
   }
   if (!take[0] && !take[1]) return 0;
-  auto results = pg_exec(sql::kOutboxRelaySelectHeads.sql,
-                         {take[0] ? "true" : "false", take[1] ? "true" : "false",
-                          std::to_string(opts.batch_size)});
+  auto results = pg_exec(
+      sql::kOutboxRelaySelectHeads.sql,
+      {take[0] ? "true" : "false", take[1] ? "true" : "false", std::to_string(opts.batch_size)});
   PGresult* res = results.at(0).get();
   const int n = PQntuples(res);
   if (n == 0) {
@@ -825,10 +826,10 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     // Durable hand-off: only what enough replicas hold leaves the outbox. On a shortfall the
     // rows stay; the next batch finds them in the streams (dedupe) and waits again.
     const std::string replicas = std::to_string(opts.wait_replicas);
-    const std::string ms = std::to_string(
-        std::chrono::ceil<std::chrono::milliseconds>(opts.wait_timeout).count());
-    Reply acked = redis->command({"WAIT", replicas, ms},
-                                 opts.wait_timeout + opts.redis.operation_timeout);
+    const std::string ms =
+        std::to_string(std::chrono::ceil<std::chrono::milliseconds>(opts.wait_timeout).count());
+    Reply acked =
+        redis->command({"WAIT", replicas, ms}, opts.wait_timeout + opts.redis.operation_timeout);
     if (acked.type != Reply::Type::integer || acked.integer < opts.wait_replicas) {
       dedupe_next = true;
       if (replica_shortfalls) replica_shortfalls->Increment();
@@ -872,7 +873,8 @@ void OutboxRelay::Impl::record_publish_spans(const std::vector<Row>& rows,
     const Row& row = rows[i];
     if (outcome.rows[i].status != PublishReply::Row::ok) continue;
     if (row.event.trace_id.empty() || (row.trace_flags & 1u) == 0) continue;
-    const std::string_view stream = row.stream == 0 ? opts.domain.stream() : opts.lifecycle.stream();
+    const std::string_view stream =
+        row.stream == 0 ? opts.domain.stream() : opts.lifecycle.stream();
     telemetry::SpanData span;
     span.trace_id = row.event.trace_id;
     span.span_id = telemetry::new_span_id();

@@ -111,8 +111,8 @@ PublishReply read_publish_reply(const Reply& reply, std::size_t rows_sent) {
   }
   if (reply.type != Reply::Type::array) return malformed("publish script: unexpected reply");
   if (reply.elements.size() != rows_sent) {
-    return malformed("publish script: " + std::to_string(reply.elements.size()) +
-                     " statuses for " + std::to_string(rows_sent) + " rows");
+    return malformed("publish script: " + std::to_string(reply.elements.size()) + " statuses for " +
+                     std::to_string(rows_sent) + " rows");
   }
   out.kind = PublishReply::Kind::rows;
   out.rows.reserve(rows_sent);

@@ -164,8 +164,7 @@ awaitable<Response> apply_sanction(AdminCommandService& commands, Request& req) 
   auto expires_at = optional_time(body, "expires_at");
   CommandMeta meta = read_meta(body);
   body.finish();
-  auto s =
-      co_await commands.apply_sanction(req.ctx, req.param("user_id"), code, expires_at, meta);
+  auto s = co_await commands.apply_sanction(req.ctx, req.param("user_id"), code, expires_at, meta);
   co_return json_response(200, account_view_json(s));
 }
 
@@ -186,8 +185,8 @@ awaitable<Response> set_limit(AdminCommandService& commands, Request& req) {
   auto expires_at = optional_time(body, "expires_at");
   CommandMeta meta = read_meta(body);
   body.finish();
-  auto s = co_await commands.set_limit(req.ctx, req.param("user_id"), code, value, expires_at,
-                                       meta);
+  auto s =
+      co_await commands.set_limit(req.ctx, req.param("user_id"), code, value, expires_at, meta);
   co_return json_response(200, account_view_json(s));
 }
 

@@ -20,9 +20,12 @@ void write_resolution_fields(JsonWriter& w, const Resolution& r) {
 
 std::string_view kind_name(Resolution::Kind k) {
   switch (k) {
-    case Resolution::Kind::existing: return "existing";
-    case Resolution::Kind::creatable: return "creatable";
-    case Resolution::Kind::blocked: return "blocked";
+    case Resolution::Kind::existing:
+      return "existing";
+    case Resolution::Kind::creatable:
+      return "creatable";
+    case Resolution::Kind::blocked:
+      return "blocked";
   }
   return "blocked";
 }

@@ -26,8 +26,7 @@ awaitable<Response> update_settings(AccountService& accounts, Request& req) {
   change.preferred_language = body.optional_string("preferred_language");
   change.time_zone = body.optional_string("time_zone");
   body.finish();
-  auto state =
-      co_await accounts.update_settings(req.ctx, req.param("user_id"), std::move(change));
+  auto state = co_await accounts.update_settings(req.ctx, req.param("user_id"), std::move(change));
   co_return json_response(200, account_view_json(state));
 }
 
