@@ -683,6 +683,11 @@ TEST(EventsRelay, BacklogOfManyRowsIsMeasuredCheaplyDuringAnOutage) {
   RedisServer redis("backlog-secret");
   auto s =
       start_service(redis_env(redis, stream_env(st, {{"USERSERVICE_ADMIN_HTTP_ADDR", "auto"}})));
+  // A leader first: an instance stands for leadership only while it reaches Redis, and the
+  // relay starts after the listeners (under the sanitizers, after this test's next line).
+  ASSERT_TRUE(
+      eventually([&] { return metric_value(metrics_text(s), "outbox_relay_leader") == 1; }, 10s))
+      << tail_of(s.process->stdout_text());
   redis.stop();
   s.sql(R"(INSERT INTO "user".event_outbox (event_id, stream, event_type, user_id, occurred_at,
                                             payload)
