@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpq-dev libhiredis-dev prometheus-cpp-dev
+  libtcmalloc-minimal4  # the service's allocator (CMake option USERSERVICE_TCMALLOC)
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
   wrk tzdata iso-codes

@@ -699,11 +699,13 @@ def main():
             "think time) so that the offered load is half the saturated throughput above.",
             "",
             "| hot path | conns | offered req/s | served req/s | p50 ms | p99 ms | max ms | errors "
-            "| p99 ≤ 5 ms |",
-            "|" + "---|" * 9,
+            "| CPU µs/req: service / PG / wrk | other CPU % | p99 ≤ 5 ms |",
+            "|" + "---|" * 11,
         ] + [f"| {p.label} | {c} | {fmt(t)} | {fmt(r['rps'])} | {r['p50_us'] / 1000:.2f} | "
              f"{r['p99_us'] / 1000:.2f} | {r['max_us'] / 1000:.2f} | "
-             f"{r['non_2xx'] + r['socket_errors']} | {'yes' if r['p99_us'] <= 5000 else 'no'} |"
+             f"{r['non_2xx'] + r['socket_errors']} | {r['service_us']:.0f} / "
+             f"{r['postgres_us']:.0f} / {r['client_us']:.0f} | {r['other_cpu']:.0f} | "
+             f"{'yes' if r['p99_us'] <= 5000 else 'no'} |"
              for p, c, t, r in paced]
     if coalesced_rows:
         footer += [

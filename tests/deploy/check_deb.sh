@@ -24,6 +24,12 @@ control=$(dpkg-deb -I "$deb")
 grep -q '^ Package: userservice$' <<<"$control"
 grep -Eq '^ Depends: .*libpq5' <<<"$control" || { echo "Depends lacks libpq5:" >&2; echo "$control" >&2; exit 1; }
 grep -Eq '^ Depends: .*libhiredis' <<<"$control" || { echo "Depends lacks libhiredis" >&2; exit 1; }
+# The allocator (CMake option USERSERVICE_TCMALLOC): nothing calls it by name, so only the
+# linker's --no-as-needed keeps it, and the package must then depend on it.
+if ldd "$build/userservice" | grep -q libtcmalloc_minimal; then
+  grep -Eq '^ Depends: .*libtcmalloc-minimal4' <<<"$control" ||
+    { echo "Depends lacks libtcmalloc-minimal4:" >&2; echo "$control" >&2; exit 1; }
+fi
 [ "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)" = "/etc/userservice/userservice.env" ] ||
   { echo "the environment file is not a conffile" >&2; exit 1; }
 
