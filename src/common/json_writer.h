@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/rfc3339.h"
 #include "common/utf8.h"
-#include "domain/time.h"
 
 namespace userservice {
 
@@ -61,15 +61,15 @@ class JsonWriter {
     value_prefix();
     out_ += std::to_string(v);
   }
-  void time(domain::TimePoint tp) {
+  void time(common::TimePoint tp) {
     value_prefix();
     out_ += '"';
-    domain::append_rfc3339_millis(out_, tp);
+    common::append_rfc3339_millis(out_, tp);
     out_ += '"';
   }
 
   void optional_string(const std::optional<std::string>& v) { v ? string(*v) : null(); }
-  void optional_time(const std::optional<domain::TimePoint>& v) { v ? time(*v) : null(); }
+  void optional_time(const std::optional<common::TimePoint>& v) { v ? time(*v) : null(); }
 
   // key + value shorthands
   void field(std::string_view k, std::string_view v) {
@@ -92,7 +92,7 @@ class JsonWriter {
     key(k);
     integer(v);
   }
-  void field(std::string_view k, domain::TimePoint v) {
+  void field(std::string_view k, common::TimePoint v) {
     key(k);
     time(v);
   }
@@ -100,7 +100,7 @@ class JsonWriter {
     key(k);
     optional_string(v);
   }
-  void field(std::string_view k, const std::optional<domain::TimePoint>& v) {
+  void field(std::string_view k, const std::optional<common::TimePoint>& v) {
     key(k);
     optional_time(v);
   }

@@ -1,6 +1,6 @@
 #include "telemetry/tracer.h"
 
-#include "domain/random.h"
+#include "common/random.h"
 
 namespace userservice::telemetry {
 
@@ -10,8 +10,8 @@ std::uint64_t unix_nanos_now() {
                                         .count());
 }
 
-std::string new_span_id() { return domain::random_hex_id(16); }
-std::string new_trace_id() { return domain::random_hex_id(32); }
+std::string new_span_id() { return common::random_hex_id(16); }
+std::string new_trace_id() { return common::random_hex_id(32); }
 
 Tracer::Tracer() = default;
 Tracer::~Tracer() = default;

@@ -1,11 +1,11 @@
-#include "domain/random.h"
+#include "common/random.h"
 
 #include <sys/random.h>
 
 #include <cerrno>
 #include <system_error>
 
-namespace userservice::domain {
+namespace userservice::common {
 namespace {
 
 std::uint64_t splitmix64(std::uint64_t& x) noexcept {
@@ -80,4 +80,4 @@ std::uint32_t uniform_below(RandomSource& random, std::uint32_t bound) {
   return static_cast<std::uint32_t>(product >> 64);
 }
 
-}  // namespace userservice::domain
+}  // namespace userservice::common

@@ -1,0 +1,50 @@
+# ctest `layers_enforced` (tests/CMakeLists.txt): the layers of src/ are enforced by the build
+# (cmake/layers.cmake). For each probe "<layer>|<header>|ok|fail" it compiles a one-line source
+# `#include "<header>"` with that layer's include directories, definitions and the compiler's
+# flags (-fsyntax-only), and passes only if an `ok` probe compiles and a `fail` probe fails
+# because the header is not found (any other error fails the test too).
+#   -DCXX=<compiler> -DWORK=<dir> -DPROBES=<probe>,... and for each layer named in a probe
+#   -DINCLUDES_<layer>=<dir>|... -DDEFINES_<layer>=<def>|...
+string(REPLACE "," ";" probes "${PROBES}")
+file(MAKE_DIRECTORY ${WORK})
+set(failures 0)
+foreach(probe IN LISTS probes)
+  string(REPLACE "|" ";" parts "${probe}")
+  list(GET parts 0 layer)
+  list(GET parts 1 header)
+  list(GET parts 2 expect)
+  string(REPLACE "|" ";" includes "${INCLUDES_${layer}}")
+  string(REPLACE "|" ";" defines "${DEFINES_${layer}}")
+  list(FILTER includes EXCLUDE REGEX "^$")
+  list(FILTER defines EXCLUDE REGEX "^$")
+  list(TRANSFORM includes PREPEND -I)
+  list(TRANSFORM defines PREPEND -D)
+  string(MAKE_C_IDENTIFIER "${layer}_${header}" stem)
+  set(source ${WORK}/${stem}.cpp)
+  file(WRITE ${source} "#include \"${header}\"\n")
+  execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only ${defines} ${includes} ${source}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(expect STREQUAL "ok")
+    if(rc EQUAL 0)
+      message(STATUS "ok: ${layer} may include \"${header}\"")
+    else()
+      message(SEND_ERROR "${layer} should compile #include \"${header}\" but does not:\n${out}")
+      math(EXPR failures "${failures} + 1")
+    endif()
+  else()
+    string(FIND "${out}" "${header}: No such file or directory" at)
+    if(NOT rc EQUAL 0 AND at GREATER_EQUAL 0)
+      message(STATUS "ok: ${layer} cannot include \"${header}\"")
+    elseif(rc EQUAL 0)
+      message(SEND_ERROR "${layer} compiles #include \"${header}\": the layer is not enforced")
+      math(EXPR failures "${failures} + 1")
+    else()
+      message(SEND_ERROR "${layer}: #include \"${header}\" failed, but not as a missing "
+                         "header:\n${out}")
+      math(EXPR failures "${failures} + 1")
+    endif()
+  endif()
+endforeach()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} layer probe(s) failed")
+endif()
