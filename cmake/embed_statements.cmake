@@ -5,10 +5,13 @@
 # - OUTPUT_CPP: their definitions and all_statements(), the one registry of every statement
 #   (statements.h), by group directory, then file name.
 # A file is a header of `--` lines up to its first empty line, then the SQL. The header holds
-# the metadata read here (`-- name:`, `-- access:`, `-- coalesced:` + `-- coalesced_key:`) and
+# the metadata read here (`-- name:`, `-- access:`, `-- prepare: no`, `-- coalesced:` +
+# `-- coalesced_key:`) and
 # documents every positional parameter (`-- $1 ...`) and what the statement returns
 # (`-- Returns: ...`). A line `-- include: <fragment>` in the SQL is replaced by the SQL of
 # <group>/fragments/<fragment>.sql (fragment names are unique across groups).
+# A fragment whose header says `-- composed: <file>` is used only by SQL composed at run time
+# (sql::fragments::k<Name>), so no statement needs to include it.
 cmake_minimum_required(VERSION 3.25)  # policies of a script run with -P
 # Globs here rather than taking a list argument: a list would not survive the command line.
 file(GLOB_RECURSE INPUTS ${SQL_DIR}/*.sql)
@@ -63,6 +66,7 @@ endfunction()
 
 # Fragments first: statements include them by name.
 set(fragment_names "")
+set(composed_fragments "")
 set(statement_files "")
 foreach(path IN LISTS INPUTS)
   file(RELATIVE_PATH rel ${SQL_DIR} ${path})
@@ -89,6 +93,12 @@ foreach(path IN LISTS INPUTS)
     set(fragment_${stem} "${body}")
     set(fragment_rel_${stem} "${rel}")
     list(APPEND fragment_names ${stem})
+    # `-- composed: <file>`: composed into SQL at run time by that code (the admin listing's
+    # shapes, with `{placeholder}`s it fills in), not included by a statement.
+    header_value("${header}" "composed" composed)
+    if(composed)
+      list(APPEND composed_fragments ${stem})
+    endif()
   else()
     list(APPEND statement_files ${path})
   endif()
@@ -102,7 +112,7 @@ string(APPEND cpp "#include \"adapters/postgres/statements.h\"\n\n")
 string(APPEND cpp "namespace userservice::postgres::sql {\n\n")
 set(registry "")
 set(seen_names "")
-set(used_fragments "")
+set(used_fragments "${composed_fragments}")
 
 foreach(path IN LISTS statement_files)
   file(RELATIVE_PATH rel ${SQL_DIR} ${path})
@@ -167,6 +177,15 @@ foreach(path IN LISTS statement_files)
     string(APPEND fields ",\n    .coalesced = &${coalesced_constant},\n    .coalesced_key = ${coalesced_key}")
   elseif(coalesced_key)
     message(FATAL_ERROR "${path}: `-- coalesced_key:` without `-- coalesced:`")
+  endif()
+  # `-- prepare: no`: a utility or transaction command (BEGIN, COMMIT, SET, DDL scripts) that
+  # SQL PREPARE refuses; PrintStatements skips exactly these (Statement::preparable). Last:
+  # designated initialisers follow the declaration order.
+  header_value("${header}" "prepare" prepare)
+  if(prepare STREQUAL "no")
+    string(APPEND fields ",\n    .preparable = false")
+  elseif(NOT prepare STREQUAL "")
+    message(FATAL_ERROR "${path}: `-- prepare:` takes only `no` (the default is preparable)")
   endif()
   string(APPEND h "extern const Statement ${constant};  // ${rel}\n")
   string(APPEND cpp "// ${rel}\nconst Statement ${constant}{\n    ${fields}};\n\n")

@@ -17,11 +17,12 @@ namespace {
 
 using userservice::postgres::Access;
 
-// INSERT, UPDATE or DELETE as a keyword, not counting row locks ("FOR UPDATE").
+// INSERT, UPDATE or DELETE as a keyword, not counting row locks ("FOR UPDATE"), or COMMIT
+// (it commits what the transaction wrote).
 bool modifies_data(std::string_view sql) {
   std::string upper;
   for (char c : sql) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::regex dml(R"((^|[^A-Z_])(INSERT|UPDATE|DELETE)([^A-Z_]|$))");
+  static const std::regex dml(R"((^|[^A-Z_])(INSERT|UPDATE|DELETE|COMMIT)([^A-Z_]|$))");
   static const std::regex lock(R"(FOR\s+(NO\s+KEY\s+)?UPDATE)");
   const std::string without_locks = std::regex_replace(upper, lock, "FOR LOCK");
   return std::regex_search(without_locks, dml);
@@ -34,6 +35,8 @@ TEST(PostgresStatements, ModifiesDataRecognisesWritesAndRowLocks) {
   EXPECT_FALSE(modifies_data("SELECT 1 FROM t WHERE a = $1 FOR UPDATE"));
   EXPECT_FALSE(modifies_data("SELECT updated_at, deleted_at FROM t FOR NO KEY UPDATE SKIP LOCKED"));
   EXPECT_TRUE(modifies_data("SELECT 1 FOR UPDATE; UPDATE t SET a = 1"));
+  EXPECT_TRUE(modifies_data("COMMIT"));
+  EXPECT_FALSE(modifies_data("ROLLBACK"));
 }
 
 TEST(PostgresStatements, EveryStatementDeclaresWhetherItWrites) {

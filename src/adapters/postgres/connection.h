@@ -56,10 +56,11 @@ struct ConnectParams {
   // The DSN's connect_timeout (libpq only enforces it for blocking connects, so we do);
   // zero when absent.
   std::chrono::nanoseconds connect_timeout{0};
-  // Run once right after connecting, before pipeline mode: the session's statement_timeout.
-  // A SET rather than the startup packet's `options`, which PgBouncer refuses ("unsupported
-  // startup parameter: options"), so that a session-mode pooler works as is.
-  std::string session_setup;
+  // Set once right after connecting, before pipeline mode: the session's statement_timeout
+  // (milliseconds, empty for none; sql::kUserserviceSessionTimeout). A statement rather than
+  // the startup packet's `options`, which PgBouncer refuses ("unsupported startup parameter:
+  // options"), so that a session-mode pooler works as is.
+  std::string session_timeout_ms;
   // Behind a transaction-mode pooler (PoolOptions::transaction_pooling): every statement
   // unnamed, and the statement_timeout (milliseconds, empty for none) set per transaction.
   bool transaction_pooling = false;
@@ -116,9 +117,6 @@ struct Segment {
   }
 };
 
-// SQLSTATE raised by "user".deadline_guard (migrations/0005).
-inline constexpr std::string_view kDeadlinePassedState = "UD001";
-
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   struct Private;  // constructor key: use open()
@@ -157,7 +155,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> run_batch(std::span<Segment> segments, Budget budget);
 
   // Simple-query protocol outside pipeline mode; marks the connection discard-on-release.
-  boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit);
+  // With non-empty `params`: one statement, unnamed, extended protocol.
+  boost::asio::awaitable<std::vector<Result>> execute(std::string sql, OpLimit limit,
+                                                      const Params* params = nullptr);
 
   // Cheap check of an idle connection before reuse: notices a server that closed it.
   bool alive();
@@ -172,7 +172,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class Wait { read, write };
 
-  boost::asio::awaitable<void> connect(OpLimit limit, std::string_view session_setup);
+  boost::asio::awaitable<void> connect(OpLimit limit, std::string_view session_timeout_ms);
   bool local_timeout() const noexcept { return transaction_pooling_ && !local_timeout_ms_.empty(); }
   boost::asio::awaitable<void> wait(Wait kind);
   boost::asio::awaitable<void> flush();

@@ -1,6 +1,8 @@
 #include "adapters/postgres/listing_store.h"
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -8,6 +10,7 @@
 #include "adapters/postgres/account_state.h"
 #include "domain/catalog.h"
 #include "domain/error.h"
+#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 
 namespace userservice::postgres {
 
@@ -33,6 +36,33 @@ namespace {
 // DESC, user_id DESC) WHERE not free and (account_created_at DESC, user_id DESC) WHERE paid,
 // both INCLUDE (ends_at); the primary keys for the per-account probes.
 
+namespace frag = sql::fragments;
+
+// A fragment of sql/listing_store/fragments/ with its `{name}` placeholders filled in.
+std::string fill(std::string_view tmpl,
+                 std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+  std::string out;
+  out.reserve(tmpl.size() + 64);
+  std::size_t at = 0;
+  while (at < tmpl.size()) {
+    const std::size_t open = tmpl.find('{', at);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = tmpl.find('}', open);
+    if (close == std::string_view::npos) break;
+    out.append(tmpl.substr(at, open - at));
+    const std::string_view key = tmpl.substr(open + 1, close - open - 1);
+    const auto it =
+        std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == key; });
+    if (it == values.end()) {
+      throw std::logic_error("listing fragment placeholder {" + std::string(key) + "} unset");
+    }
+    out.append(it->second);
+    at = close + 1;
+  }
+  out.append(tmpl.substr(at));
+  return out;
+}
+
 class Builder {
  public:
   // "$n" of a parameter, numbered on first use.
@@ -43,10 +73,15 @@ class Builder {
     params.push_back(p);
     return "$" + std::to_string(params.size());
   }
-  std::string time(ListingParam p) { return "\"user\".from_epoch_us(" + (*this)(p) + ")"; }
+  std::string time(ListingParam p) {
+    const std::string n = (*this)(p);
+    return fill(frag::kListingTimeParam, {{"param", n}});
+  }
 
   std::vector<ListingParam> params;
 };
+// Parameters are numbered in the order build() asks for them below; that order is part of
+// every shape's text (bench/listing/sql/ holds copies), so keep it when editing.
 
 bool valid_shape(unsigned s) {
   if (s & ~shape::kAll) return false;
@@ -103,107 +138,106 @@ std::unique_ptr<ListingStatement> build(unsigned s) {
       d = "e";
       break;
   }
-  const std::string created = d == "a" ? "a.created_at" : d + ".account_created_at";
-  if (!(s & shape::kIncludeDeleted)) where.push_back("a.deleted_at IS NULL");
+  const std::string created = driver == Driver::accounts
+                                  ? std::string(frag::kListingCreatedOfAccounts)
+                                  : fill(frag::kListingCreatedOfDriver, {{"d", d}});
+  if (!(s & shape::kIncludeDeleted)) where.emplace_back(frag::kListingNotDeleted);
   if (s & shape::kAfter) {
     // A row comparison matches the (created_at DESC, user_id DESC) indexes as one bound.
     const std::string t = p.time(ListingParam::after_created_at);
-    where.push_back("(" + created + ", " + d + ".user_id) < (" + t + ", " +
-                    p(ListingParam::after_user_id) + ")");
+    const std::string u = p(ListingParam::after_user_id);
+    where.push_back(
+        fill(frag::kListingAfter,
+             {{"created", created}, {"d", d}, {"after_created_at", t}, {"after_user_id", u}}));
   }
   if (s & shape::kCreatedAfter) {
-    where.push_back(created + " > " + p.time(ListingParam::created_after));
+    const std::string t = p.time(ListingParam::created_after);
+    where.push_back(fill(frag::kListingCreatedAfter, {{"created", created}, {"created_after", t}}));
   }
   if (s & shape::kCreatedBefore) {
-    where.push_back(created + " < " + p.time(ListingParam::created_before));
+    const std::string t = p.time(ListingParam::created_before);
+    where.push_back(
+        fill(frag::kListingCreatedBefore, {{"created", created}, {"created_before", t}}));
   }
-  if (s & shape::kCountry) where.push_back("a.declared_country = " + p(ListingParam::country));
+  if (s & shape::kCountry) {
+    const std::string c = p(ListingParam::country);
+    where.push_back(fill(frag::kListingCountry, {{"country", c}}));
+  }
   if (s & shape::kPlan) {
     // The effective plan: the stored one while active; a lapsed one reads as free.
-    const std::string active = "e.plan_code = " + p(ListingParam::plan) +
-                               " AND (e.ends_at IS NULL OR e.ends_at > " +
-                               p.time(ListingParam::now) + ")";
+    const std::string now = p.time(ListingParam::now);
+    const std::string plan = p(ListingParam::plan);
+    const std::string active = fill(frag::kListingPlanActive, {{"plan", plan}, {"now", now}});
     if (s & shape::kPlanFree) {
-      where.push_back("((" + active + ") OR e.ends_at <= " + p.time(ListingParam::now) + ")");
+      where.push_back(fill(frag::kListingPlanOrLapsed, {{"active", active}, {"now", now}}));
     } else {
       where.push_back(active);
     }
   }
   if (s & shape::kIsPaid) {
-    if (s & shape::kIsPaidTrue) {
-      where.push_back("e.is_paid AND (e.ends_at IS NULL OR e.ends_at > " +
-                      p.time(ListingParam::now) + ")");
-    } else {
-      where.push_back("(NOT e.is_paid OR e.ends_at <= " + p.time(ListingParam::now) + ")");
-    }
+    const std::string now = p.time(ListingParam::now);
+    where.push_back(fill((s & shape::kIsPaidTrue) ? frag::kListingPaid : frag::kListingNotPaid,
+                         {{"now", now}}));
   }
   if (s & shape::kPaidEndsBefore) {
-    where.push_back("e.is_paid AND e.ends_at > " + p.time(ListingParam::now) + " AND e.ends_at < " +
-                    p.time(ListingParam::paid_ends_before));
+    const std::string before = p.time(ListingParam::paid_ends_before);
+    const std::string now = p.time(ListingParam::now);
+    where.push_back(
+        fill(frag::kListingPaidEndsBefore, {{"now", now}, {"paid_ends_before", before}}));
   }
   if (s & shape::kSanction) {
-    const std::string cond = "s.sanction_code = " + p(ListingParam::sanction) +
-                             " AND (s.expires_at IS NULL OR s.expires_at > " +
-                             p.time(ListingParam::now) + ")";
-    if (driver == Driver::sanction) {
-      where.push_back(cond);
-    } else {
-      where.push_back(
-          "EXISTS (SELECT 1 FROM \"user\".sanction_active s\n"
-          "                  WHERE s.user_id = a.user_id AND " +
-          cond + ")");
-    }
+    const std::string now = p.time(ListingParam::now);
+    const std::string code = p(ListingParam::sanction);
+    const std::string cond = fill(frag::kListingSanction, {{"sanction", code}, {"now", now}});
+    where.push_back(
+        driver == Driver::sanction ? cond : fill(frag::kListingSanctionExists, {{"cond", cond}}));
   }
   if (s & shape::kLimit) {
-    const std::string cond = "l.limit_code = " + p(ListingParam::limit_code) +
-                             " AND (l.expires_at IS NULL OR l.expires_at > " +
-                             p.time(ListingParam::now) + ")";
-    if (driver == Driver::limit) {
-      where.push_back(cond);
-    } else {
-      where.push_back(
-          "EXISTS (SELECT 1 FROM \"user\".limit_active l\n"
-          "                  WHERE l.user_id = a.user_id AND " +
-          cond + ")");
-    }
+    const std::string now = p.time(ListingParam::now);
+    const std::string code = p(ListingParam::limit_code);
+    const std::string cond = fill(frag::kListingLimit, {{"limit_code", code}, {"now", now}});
+    where.push_back(driver == Driver::limit ? cond
+                                            : fill(frag::kListingLimitExists, {{"cond", cond}}));
   }
 
   // The driver first, then accounts by primary key (one row per (user_id, code) and per
   // user in the current tables: a join, not a semi-join, keeps each account once).
-  std::string sql = "WITH page AS (\n  SELECT " + d + ".user_id\n";
+  // (The layout, indentation and line breaks, is all the C++ adds to the fragments.)
+  std::string sql = fill(frag::kListingPageHead, {{"d", d}});
+  sql += '\n';
+  const auto line = [&sql](std::string_view text) {
+    sql += "    ";
+    sql += text;
+    sql += '\n';
+  };
   switch (driver) {
     case Driver::accounts:
-      sql += "    FROM \"user\".accounts a\n";
-      if (entitlement) {
-        sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = a.user_id\n";
-      }
+      line(frag::kListingFromAccounts);
+      if (entitlement) line(fill(frag::kListingJoinEntitlement, {{"d", d}}));
       break;
     case Driver::sanction:
-    case Driver::limit: {
-      const std::string table = driver == Driver::sanction ? "sanction_active" : "limit_active";
-      sql += "    FROM \"user\"." + table + " " + d + "\n";
-      sql += "    JOIN \"user\".accounts a ON a.user_id = " + d + ".user_id\n";
-      if (entitlement) {
-        sql += "    JOIN \"user\".entitlement_snapshots e ON e.user_id = " + d + ".user_id\n";
-      }
+    case Driver::limit:
+      line(driver == Driver::sanction ? frag::kListingFromSanctions : frag::kListingFromLimits);
+      if (entitlement) line(fill(frag::kListingJoinEntitlement, {{"d", d}}));
       break;
-    }
     case Driver::plan:
     case Driver::paid:
-      sql += "    FROM \"user\".entitlement_snapshots e\n";
-      sql += "    JOIN \"user\".accounts a ON a.user_id = e.user_id\n";
+      line(frag::kListingFromEntitlements);
       break;
   }
   for (std::size_t i = 0; i < where.size(); ++i) {
-    sql += i == 0 ? "   WHERE " : "     AND ";
-    sql += where[i];
+    sql += i == 0 ? "   " : "     ";
+    sql += fill(i == 0 ? frag::kListingWhere : frag::kListingAnd, {{"cond", where[i]}});
     sql += '\n';
   }
-  sql += "   ORDER BY " + created + " DESC, " + d + ".user_id DESC\n   LIMIT " +
-         p(ListingParam::limit) + "\n)\n";
-  sql += sql::fragments::kAccountStateSelect;
+  const std::string limit = p(ListingParam::limit);
+  sql += "   ";
+  sql += fill(frag::kListingPageTail, {{"created", created}, {"d", d}, {"limit", limit}});
+  sql += '\n';
+  sql += frag::kAccountStateSelect;
   // (The space: the text stays byte for byte what bench/listing/sql/ holds.)
-  sql += " \n  JOIN page p ON p.user_id = a.user_id\n ORDER BY a.created_at DESC, a.user_id DESC";
+  sql += " \n  ";
+  sql += frag::kListingJoinPage;
 
   auto out = std::make_unique<ListingStatement>();
   out->shape = s;

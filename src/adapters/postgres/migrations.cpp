@@ -11,6 +11,7 @@
 
 #include "adapters/postgres/pool.h"
 #include "domain/error.h"
+#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 #include "telemetry/log.h"
 
 namespace userservice::postgres {
@@ -21,25 +22,6 @@ namespace {
 
 // pg_advisory_lock key shared by every instance of the service ("usrvmigr").
 constexpr std::string_view kLockKey = "8463233977726625650";
-
-constexpr std::string_view kBootstrap = R"sql(
-CREATE SCHEMA IF NOT EXISTS "user";
-CREATE TABLE IF NOT EXISTS "user".schema_migrations (
-  version int PRIMARY KEY,
-  name text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
-);
-)sql";
-
-std::string quote_literal(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
 
 // The server's own bound for the migration session: what is left of the deadline (0 = none).
 long long remaining_ms(Clock::time_point deadline) {
@@ -58,15 +40,17 @@ asio::awaitable<void> run_migrations(Pool& pool, telemetry::Logger& log, Clock::
   // advisory lock must live on the connection that applies the migrations. The Lease closes
   // it afterwards, which also releases the lock if anything below fails.
   Lease lease = co_await pool.acquire(deadline);
-  co_await lease.execute("SET statement_timeout = " + std::to_string(remaining_ms(deadline)) +
-                             "; SELECT pg_advisory_lock(" + std::string(kLockKey) + ")",
-                         deadline);
-  co_await lease.execute(std::string(kBootstrap), deadline);
-  auto rows = co_await lease.execute(
-      R"(SELECT version, name FROM "user".schema_migrations ORDER BY version)", deadline);
+  const Params none;
+  // The session's own bound first: the lock may wait for another instance's migrations.
+  Params timeout{std::to_string(remaining_ms(deadline))};
+  co_await lease.execute(sql::kUserserviceSessionTimeout, std::move(timeout), deadline);
+  Params lock{std::string(kLockKey)};
+  co_await lease.execute(sql::kMigrationsLock, std::move(lock), deadline);
+  co_await lease.execute(sql::kMigrationsBootstrap, none, deadline);
+  const Result rows = co_await lease.execute(sql::kMigrationsApplied, none, deadline);
   std::set<int> applied;
-  for (int r = 0; r < rows.at(0).rows(); ++r) {
-    applied.insert(static_cast<int>(rows[0].int64(r, 0)));
+  for (int r = 0; r < rows.rows(); ++r) {
+    applied.insert(static_cast<int>(rows.int64(r, 0)));
   }
 
   const int newest_known = ordered.empty() ? 0 : ordered.back()->version;
@@ -83,20 +67,22 @@ asio::awaitable<void> run_migrations(Pool& pool, telemetry::Logger& log, Clock::
                     "version " + std::to_string(*applied.rbegin()) + " is");
     }
     log.info("applying database migration", {{"version", m->version}, {"name", m->name}});
-    // One transaction per migration, together with its bookkeeping row.
-    std::string script = "BEGIN;\n";
-    script += m->sql;
-    script += "\n;\nINSERT INTO \"user\".schema_migrations (version, name) VALUES (" +
-              std::to_string(m->version) + ", " + quote_literal(m->name) + ");\nCOMMIT;";
+    // One transaction per migration, together with its bookkeeping row. A failure leaves it
+    // open: the Lease closes the connection, which rolls it back.
     try {
-      co_await lease.execute(std::move(script), deadline);
+      co_await lease.execute(sql::kUserserviceBegin, none, deadline);
+      co_await lease.execute(std::string(m->sql), deadline);
+      Params row{std::to_string(m->version), std::string(m->name)};
+      co_await lease.execute(sql::kMigrationsRecord, std::move(row), deadline);
+      co_await lease.execute(sql::kUserserviceCommit, none, deadline);
     } catch (const SqlError& e) {
       throw failure("migration " + std::string(m->name) + ": " + e.what() + " (SQLSTATE " +
                     e.sqlstate + ")");
     }
     ++count;
   }
-  co_await lease.execute("SELECT pg_advisory_unlock(" + std::string(kLockKey) + ")", deadline);
+  Params unlock{std::string(kLockKey)};
+  co_await lease.execute(sql::kMigrationsUnlock, std::move(unlock), deadline);
   log.info("database migrations done",
            {{"applied", count},
             {"version", std::max(newest_known, applied.empty() ? 0 : *applied.rbegin())}});
@@ -138,20 +124,17 @@ asio::awaitable<std::vector<MigrationState>> migration_status(Pool& pool,
   }
   try {
     Lease lease = co_await pool.acquire(deadline);
+    const Params none;
     // to_regclass: NULL when the bookkeeping table does not exist yet (never migrated).
-    auto exists = co_await lease.execute(
-        R"(SELECT to_regclass('"user".schema_migrations') IS NOT NULL)", deadline);
-    if (exists.at(0).rows() == 1 && exists[0].boolean(0, 0)) {
-      auto rows = co_await lease.execute(
-          R"(SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-             FROM "user".schema_migrations ORDER BY version)",
-          deadline);
-      for (int r = 0; r < rows.at(0).rows(); ++r) {
-        const int v = static_cast<int>(rows[0].int64(r, 0));
+    const Result exists = co_await lease.execute(sql::kMigrationsTableExists, none, deadline);
+    if (exists.rows() == 1 && exists.boolean(0, 0)) {
+      const Result rows = co_await lease.execute(sql::kMigrationsStatus, none, deadline);
+      for (int r = 0; r < rows.rows(); ++r) {
+        const int v = static_cast<int>(rows.int64(r, 0));
         MigrationState& state = by_version[v];
-        if (state.version == 0) state = MigrationState{v, rows[0].text(r, 1), false, true, {}};
+        if (state.version == 0) state = MigrationState{v, rows.text(r, 1), false, true, {}};
         state.applied = true;
-        state.applied_at = rows[0].text(r, 2);
+        state.applied_at = rows.text(r, 2);
       }
     }
   } catch (const SqlError& e) {

@@ -15,6 +15,7 @@
 #include "adapters/postgres/connection.h"
 #include "common/scope_exit.h"
 #include "domain/error.h"
+#include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
@@ -706,6 +707,15 @@ asio::awaitable<std::vector<Result>> Lease::execute(std::string sql, Clock::time
   co_return co_await conn->execute(std::move(sql), detail::OpLimit{deadline, true});
 }
 
+asio::awaitable<Result> Lease::execute(const Statement& s, Params params,
+                                       Clock::time_point deadline) {
+  auto conn = conn_;
+  if (!conn) throw std::logic_error("postgres Lease used after release");
+  const detail::OpLimit limit{deadline, true};
+  std::vector<Result> results = co_await conn->execute(std::string(s.sql), limit, &params);
+  co_return results.empty() ? Result() : std::move(results.front());
+}
+
 // --- Pool ---
 
 Pool::Pool(asio::any_io_executor ex, PoolOptions opts, telemetry::Logger& log,
@@ -715,9 +725,8 @@ Pool::Pool(asio::any_io_executor ex, PoolOptions opts, telemetry::Logger& log,
 Pool::~Pool() { state_->close(); }
 
 asio::awaitable<void> Pool::ping(Clock::time_point deadline) {
-  static constexpr Statement kPing{"userservice_ping", "SELECT 1"};
   try {
-    co_await query(kPing, {}, deadline);
+    co_await query(sql::kUserservicePing, {}, deadline);
   } catch (const Error& e) {
     throw Error(ErrorCode::service_unavailable, "database unavailable",
                 e.detail().empty() ? e.message() : e.detail());
@@ -820,9 +829,9 @@ using domain::ErrorCode;
 
 namespace {
 
-constexpr postgres::Statement kBegin{"userservice_begin", "BEGIN"};
-constexpr postgres::Statement kCommit{"userservice_commit", "COMMIT", postgres::Access::write};
-constexpr postgres::Statement kRollback{"userservice_rollback", "ROLLBACK"};
+const postgres::Statement& kBegin = postgres::sql::kUserserviceBegin;
+const postgres::Statement& kCommit = postgres::sql::kUserserviceCommit;
+const postgres::Statement& kRollback = postgres::sql::kUserserviceRollback;
 
 }  // namespace
 

@@ -66,6 +66,11 @@ struct Statement {
   // whose key column equals its own key.
   const Statement* coalesced = nullptr;
   int coalesced_key = -1;
+  // False for a utility or transaction command (BEGIN, COMMIT, SET, a DDL script): the
+  // protocol's Parse takes some of them, SQL PREPARE none (`-- prepare: no` in its .sql file;
+  // PrintStatements skips exactly these). Nothing at run time depends on it. (Last, so that
+  // positional initialisers of the fields above keep working.)
+  bool preparable = true;
 };
 
 // A text-format parameter; nullopt is SQL NULL.
@@ -126,6 +131,8 @@ class Result {
   bool boolean(int row, int col) const;        // boolean
   std::int64_t int64(int row, int col) const;  // smallint, integer or bigint
   std::optional<std::int64_t> opt_int64(int row, int col) const;
+  double float64(int row, int col) const;  // real, double precision or numeric; also
+                                           // Infinity, -Infinity and NaN
   explicit operator bool() const noexcept { return res_ != nullptr; }  // false: no result
   int column(std::string_view name) const;                // column index by name, -1 when absent
   const pg_result* raw() const noexcept { return res_; }  // for the adapter's own use
@@ -249,6 +256,11 @@ class Lease {
   // protocol, outside pipeline mode, bounded only by `deadline` (not operation_timeout).
   // One Result per statement. Meant for migrations: the connection is closed on release.
   boost::asio::awaitable<std::vector<Result>> execute(std::string sql, Clock::time_point deadline);
+  // As above for one statement of src/adapters/postgres/sql/: sent unnamed with `params` (a
+  // parameterless statement goes as a simple query, so it may be a script of several, e.g.
+  // `-- prepare: no` DDL); its first result (an empty Result when it returned none).
+  boost::asio::awaitable<Result> execute(const Statement& s, Params params,
+                                         Clock::time_point deadline);
   // Server process id of the connection (for tests and logs); 0 when closed.
   int backend_pid() const;
   void release() noexcept;

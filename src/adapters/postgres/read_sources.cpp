@@ -8,9 +8,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <cmath>
-#include <limits>
 
 #include "domain/error.h"
 #include "sql_statements.h"
@@ -20,17 +18,6 @@
 namespace userservice::postgres {
 
 namespace asio = boost::asio;
-
-namespace {
-
-double parse_lag(std::string_view text) {
-  if (text == "Infinity") return std::numeric_limits<double>::infinity();
-  double v = std::numeric_limits<double>::infinity();
-  std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
-
-}  // namespace
 
 ReadSources::ReadSources(asio::any_io_executor ex, Pool& primary, std::vector<Pool*> replicas,
                          ReadSourcesOptions options, telemetry::Logger& log,
@@ -151,7 +138,7 @@ asio::awaitable<void> ReadSources::probe(Replica& r) {
     const auto deadline =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(options_.probe_timeout);
     Result res = co_await r.pool->query(sql::kReplicaState, Params{}, deadline);
-    const double lag = parse_lag(res.get(0, 1));
+    const double lag = res.float64(0, 1);  // +Infinity: never replayed
     if (lag <= max_lag) {
       set_state(r, true, lag, "");
     } else {

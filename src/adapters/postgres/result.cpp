@@ -1,12 +1,14 @@
 // Result: thin accessors over a text-format PGresult; typed reads; SqlError predicates;
 // array parameters.
 #include <charconv>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include <libpq-fe.h>
 
 #include "adapters/postgres/pool.h"
+#include "adapters/postgres/sqlstate.h"
 
 namespace userservice::postgres {
 
@@ -68,9 +70,9 @@ constexpr unsigned kBoolOid = 16;
 constexpr unsigned kInt8Oid = 20;
 constexpr unsigned kInt2Oid = 21;
 constexpr unsigned kInt4Oid = 23;
-
-// SQLSTATE codes the stores tell apart (PostgreSQL, Appendix A).
-constexpr std::string_view kUniqueViolation = "23505";
+constexpr unsigned kFloat4Oid = 700;
+constexpr unsigned kFloat8Oid = 701;
+constexpr unsigned kNumericOid = 1700;
 
 [[noreturn]] void mismatch(const pg_result* res, int row, int col, std::string_view what) {
   const char* name = res != nullptr && col >= 0 && col < PQnfields(res) ? PQfname(res, col) : "?";
@@ -123,8 +125,26 @@ std::int64_t Result::int64(int row, int col) const {
   return *v;
 }
 
+double Result::float64(int row, int col) const {
+  const std::string v = text(row, col);
+  const unsigned type = PQftype(res_, col);
+  if (type != kFloat8Oid && type != kFloat4Oid && type != kNumericOid) {
+    mismatch(res_, row, col, "not a floating-point number");
+  }
+  // PostgreSQL's spellings of the special values.
+  if (v == "Infinity") return std::numeric_limits<double>::infinity();
+  if (v == "-Infinity") return -std::numeric_limits<double>::infinity();
+  if (v == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  double out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size()) {
+    mismatch(res_, row, col, "unexpected number text " + v);
+  }
+  return out;
+}
+
 bool is_unique_violation(const SqlError& e, std::string_view constraint) {
-  return e.sqlstate == kUniqueViolation && e.constraint == constraint;
+  return sqlstate::is_unique_violation(e.sqlstate) && e.constraint == constraint;
 }
 
 namespace {

@@ -32,7 +32,8 @@ const redisReplyObjectFunctions& reply_functions() noexcept;
 // Moves the value out of a reply built by reply_functions() and frees it.
 Reply take_reply(void* reply) noexcept;
 
-// What the publish script (outbox_relay.cpp) answered for a batch of `rows_sent` rows.
+// What the publish script (adapters/outbox_relay/relay.cpp) answered for a batch of `rows_sent`
+// rows.
 struct PublishReply {
   enum class Kind {
     rows,       // one status per row, in the order sent

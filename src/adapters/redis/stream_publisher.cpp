@@ -4,7 +4,7 @@ namespace userservice::redis {
 
 void StreamPublisher::append_fields(const StreamEvent& e, std::vector<std::string_view>& out) {
   // event_id first: the relay's script finds it there when it looks for entries already
-  // published (outbox_relay.cpp).
+  // published (adapters/outbox_relay/relay.cpp).
   out.insert(out.end(), {"event_id", e.event_id, "event_type", e.event_type, "user_id", e.user_id,
                          "occurred_at", e.occurred_at, "payload", e.payload});
   if (!e.trace_id.empty()) {

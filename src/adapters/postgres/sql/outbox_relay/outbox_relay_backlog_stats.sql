@@ -1,7 +1,7 @@
 -- name: outbox_relay_backlog_stats
 -- access: read
 --
--- The outbox relay's own session (src/adapters/redis/outbox_relay.cpp), parameters as text.
+-- The outbox relay's own session (src/adapters/outbox_relay/relay.cpp), parameters as text.
 -- Cheap at any size: an exact count up to 10,000 rows (it stops there), beyond that the
 -- span of seqs (an upper bound: the gaps are rows published out of order or rolled back);
 -- the age through the primary key. Never a full scan of a table that grows during an outage.

@@ -1,7 +1,7 @@
 -- name: outbox_relay_candidate_waiting
 -- access: read
 --
--- The outbox relay's own session (src/adapters/redis/outbox_relay.cpp), parameters as text.
+-- The outbox relay's own session (src/adapters/outbox_relay/relay.cpp), parameters as text.
 -- Another session holds the candidate lock: an instance that reaches Redis waits to lead.
 -- $1 the candidate lock key's high 32 bits (classid)
 -- $2 its low 32 bits (objid)

@@ -1,7 +1,7 @@
 -- name: outbox_relay_select_heads
 -- access: read
 --
--- The outbox relay's own session (src/adapters/redis/outbox_relay.cpp), parameters as text.
+-- The outbox relay's own session (src/adapters/outbox_relay/relay.cpp), parameters as text.
 -- The head of each stream's backlog, oldest first, merged by seq (a stream refusing its first
 -- row is left out between retries, so that it cannot hold the other one hostage). Each head
 -- walks (stream, seq) (migrations/0007). Rows of transactions still in flight are invisible and

@@ -1,7 +1,7 @@
 -- name: outbox_relay_session_timeouts
 -- access: read
 --
--- The outbox relay's own session (src/adapters/redis/outbox_relay.cpp), parameters as text.
+-- The outbox relay's own session (src/adapters/outbox_relay/relay.cpp), parameters as text.
 -- The relay session's settings (what SET does, for the session). idle_session_timeout: a
 -- leader whose process freezes, or whose network path dies, stops sending; the server then
 -- ends the session after leader_timeout and the lock is free.

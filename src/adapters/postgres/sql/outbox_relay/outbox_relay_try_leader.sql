@@ -1,7 +1,7 @@
 -- name: outbox_relay_try_leader
 -- access: read
 --
--- The outbox relay's own session (src/adapters/redis/outbox_relay.cpp), parameters as text.
+-- The outbox relay's own session (src/adapters/outbox_relay/relay.cpp), parameters as text.
 -- Session advisory lock of the relay leader; one leader per database.
 -- $1 the leader lock key
 -- Returns: one row: whether this session is the leader now (bool).

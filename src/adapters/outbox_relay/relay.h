@@ -4,10 +4,13 @@
 // per user and stream, across Redis outages and refusals, PostgreSQL restarts, crashes and
 // frozen leaders; see docs/architecture.md "Events" for the exact guarantee.
 //
-// It runs on its OWN thread with its own blocking hiredis connection and its own libpq
-// connection (non-blocking libpq driven by poll(), so every wait is bounded and stop() can cut
-// it short). Nothing here touches the io_context: Redis is never on a request path. Once caught
-// up, the leader polls the outbox every 25 ms (no NOTIFY trigger: see poll_interval).
+// It runs on its OWN thread with its own blocking hiredis connection and its own PostgreSQL
+// session (postgres::BlockingSession: non-blocking libpq driven by poll(), so every wait is
+// bounded and stop() can cut it short; the generated statements of
+// src/adapters/postgres/sql/outbox_relay/, typed Result rows). The namespace stays `redis`:
+// the relay is the Redis side of the outbox (src/app wires it as redis::OutboxRelay). Nothing here
+// touches the io_context: Redis is never on a request path. Once caught up, the leader polls the
+// outbox every 25 ms (no NOTIFY trigger: see poll_interval).
 #include <chrono>
 #include <cstdint>
 #include <memory>

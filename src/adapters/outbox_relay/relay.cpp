@@ -1,6 +1,5 @@
-#include "adapters/redis/outbox_relay.h"
+#include "adapters/outbox_relay/relay.h"
 
-#include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,13 +16,13 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "adapters/postgres/blocking_session.h"
 #include "adapters/postgres/pool.h"
 #include "sql_statements.h"  // generated from src/adapters/postgres/sql/
 #include "telemetry/log.h"
@@ -45,8 +44,9 @@ constexpr std::int64_t kCandidateLockKey = 8463233977743286884;
 
 // ---- Statements (the relay's own session; parameters as text) ---------------------------
 // src/adapters/postgres/sql/outbox_relay/*.sql, as postgres::sql::kOutboxRelay<Name>
-// ("sql_statements.h"); run here by their text, on the relay's own libpq connection.
+// ("sql_statements.h"); run unnamed on the relay's own postgres::BlockingSession.
 namespace sql = postgres::sql;
+using postgres::Result;
 
 // ---- The publish script -------------------------------------------------------------------
 // One EVALSHA per batch, so Redis runs the whole batch atomically and in seq order, and says
@@ -124,13 +124,9 @@ constexpr auto kStatsInterval = 1s;
 constexpr auto kBlockedLogInterval = 60s;
 
 // The session is gone or in an unknown state: reconnect (and lose the lead).
-struct PgFailure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using PgFailure = postgres::SessionFailure;
 // The server rejected one statement; the session is fine.
-struct PgStatementError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using PgStatementError = postgres::SqlError;
 // This leader was fenced off: another instance leads now.
 struct Fenced : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -152,23 +148,6 @@ class Backoff {
   std::chrono::nanoseconds max_ = kBackoffMax;
   std::chrono::nanoseconds current_ = kBackoffMin;
 };
-
-struct PgResultDeleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
-
-std::string trimmed(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::int64_t to_int64(const char* text) {
-  std::int64_t v = 0;
-  std::from_chars(text, text + std::strlen(text), v);
-  return v;
-}
 
 double seconds_since_epoch_us(std::int64_t epoch_us) {
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -218,8 +197,7 @@ struct OutboxRelay::Impl {
   std::atomic<Clock::rep> stop_deadline{Clock::time_point::max().time_since_epoch().count()};
 
   // Owned by the relay thread only.
-  PGconn* pg = nullptr;
-  Clock::time_point last_pg_use{};
+  postgres::BlockingSession pg;
   bool leader = false;
   bool candidate = false;
   std::int64_t epoch = 0;
@@ -286,9 +264,8 @@ struct OutboxRelay::Impl {
   // --- PostgreSQL --------------------------------------------------------------------------
   void pg_connect();
   void pg_close() noexcept;
-  std::vector<PgResultPtr> pg_exec(std::string_view sql,
-                                   const std::vector<std::string>& params = {});
-  bool pg_bool(std::string_view sql, const std::vector<std::string>& params);
+  Result pg_exec(const postgres::Statement& statement, const postgres::Params& params = {});
+  bool pg_bool(const postgres::Statement& statement, const postgres::Params& params);
 
   // --- leadership --------------------------------------------------------------------------
   bool redis_usable();
@@ -423,59 +400,46 @@ bool OutboxRelay::Impl::sleep(std::chrono::nanoseconds d) {
   while (true) {
     const auto now = Clock::now();
     if (now >= until) return true;
-    if (pg != nullptr && now - last_pg_use >= heartbeat_interval()) {
-      pg_exec(sql::kOutboxRelayHeartbeat.sql);
+    if (pg.open() && now - pg.last_use() >= heartbeat_interval()) {
+      pg_exec(sql::kOutboxRelayHeartbeat);
       continue;
     }
-    const auto slice = pg != nullptr ? std::min(until, last_pg_use + heartbeat_interval()) : until;
+    const auto slice = pg.open() ? std::min(until, pg.last_use() + heartbeat_interval()) : until;
     if (wait(-1, 0, slice, true) == Wait::stopped) return false;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// PostgreSQL: one session, non-blocking libpq, every wait bounded by the statement timeout.
+// PostgreSQL: one postgres::BlockingSession, every wait bounded by the statement timeout and
+// cut short by stop() through wait().
 
 void OutboxRelay::Impl::pg_connect() {
-  // The DSN is expanded in place of dbname; the later application_name overrides its own, so
-  // the relay's session is easy to find in pg_stat_activity and pg_locks.
-  const char* keys[] = {"dbname", "application_name", nullptr};
-  const char* values[] = {opts.postgres_dsn.c_str(), "userservice-outbox-relay", nullptr};
-  PGconn* conn = PQconnectStartParams(keys, values, 1);
-  if (conn == nullptr) throw PgFailure("PQconnectStartParams: out of memory");
   const auto deadline =
       Clock::now() + std::max<std::chrono::nanoseconds>(opts.statement_timeout, 5s);
-  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-  while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-    short events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    Wait w = wait(PQsocket(conn), events, deadline, true);
-    if (w != Wait::ready) {
-      PQfinish(conn);
-      throw PgFailure(w == Wait::stopped ? "stopping" : "connect timed out");
-    }
-    st = PQconnectPoll(conn);
-  }
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = trimmed(PQerrorMessage(conn));
-    PQfinish(conn);
-    throw PgFailure("connect: " + why);
-  }
-  if (PQsetnonblocking(conn, 1) != 0) {
-    PQfinish(conn);
-    throw PgFailure("PQsetnonblocking failed");
-  }
-  pg = conn;
+  // application_name: the relay's session is easy to find in pg_stat_activity and pg_locks.
+  pg = postgres::BlockingSession::connect(
+      opts.postgres_dsn, "userservice-outbox-relay", deadline,
+      [this](int fd, short events, Clock::time_point until, bool interruptible) {
+        switch (wait(fd, events, until, interruptible)) {
+          case Wait::ready:
+            return postgres::BlockingSession::WaitOutcome::ready;
+          case Wait::timeout:
+            return postgres::BlockingSession::WaitOutcome::timeout;
+          case Wait::stopped:
+            break;
+        }
+        return postgres::BlockingSession::WaitOutcome::stopped;
+      });
   const auto ms = [](std::chrono::nanoseconds d) {
     return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count());
   };
   // idle_session_timeout: a leader whose process freezes, or whose network path dies, stops
   // sending; the server then ends the session after leader_timeout and the lock is free.
-  pg_exec(sql::kOutboxRelaySessionTimeouts.sql,
-          {ms(opts.statement_timeout), ms(opts.leader_timeout)});
+  pg_exec(sql::kOutboxRelaySessionTimeouts, {ms(opts.statement_timeout), ms(opts.leader_timeout)});
 }
 
 void OutboxRelay::Impl::pg_close() noexcept {
-  if (pg != nullptr) PQfinish(pg);  // also releases the session's advisory locks
-  pg = nullptr;
+  pg.close();  // also releases the session's advisory locks
   candidate = false;
   if (leader) {
     leader = false;
@@ -483,61 +447,17 @@ void OutboxRelay::Impl::pg_close() noexcept {
   }
 }
 
-std::vector<PgResultPtr> OutboxRelay::Impl::pg_exec(std::string_view sql,
-                                                    const std::vector<std::string>& params) {
-  if (pg == nullptr) throw PgFailure("not connected");
-  const std::string text(sql);
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p.c_str());
-  if (PQsendQueryParams(pg, text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                        nullptr, nullptr, 0) != 1) {
-    throw PgFailure("send: " + trimmed(PQerrorMessage(pg)));
-  }
-  const auto deadline = Clock::now() + opts.statement_timeout;
-  // Statements run to completion even while stopping (the final drain needs them), bounded by
-  // the statement timeout and the stop deadline.
-  while (true) {
-    int f = PQflush(pg);
-    if (f < 0) throw PgFailure("send: " + trimmed(PQerrorMessage(pg)));
-    if (f == 0) break;
-    if (wait(PQsocket(pg), POLLOUT | POLLIN, deadline, false) != Wait::ready) {
-      throw PgFailure("statement timed out");
-    }
-    if (PQconsumeInput(pg) != 1) throw PgFailure("receive: " + trimmed(PQerrorMessage(pg)));
-  }
-  std::vector<PgResultPtr> results;
-  std::string rejected;
-  while (true) {
-    // PQconsumeInput may have buffered everything already: only wait while libpq is busy,
-    // never on a socket with nothing more to come.
-    while (PQisBusy(pg)) {
-      if (wait(PQsocket(pg), POLLIN, deadline, false) != Wait::ready) {
-        throw PgFailure("statement timed out");
-      }
-      if (PQconsumeInput(pg) != 1) throw PgFailure("receive: " + trimmed(PQerrorMessage(pg)));
-    }
-    PgResultPtr r(PQgetResult(pg));
-    if (!r) break;
-    auto status = PQresultStatus(r.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && rejected.empty()) {
-      rejected = trimmed(PQresultErrorMessage(r.get()));
-      if (rejected.empty()) rejected = "statement failed";
-    }
-    results.push_back(std::move(r));
-  }
-  last_pg_use = Clock::now();
-  // An error with the session gone (a FATAL, the server's idle timeout) is a session failure.
-  if (!rejected.empty()) {
-    if (PQstatus(pg) != CONNECTION_OK) throw PgFailure(rejected);
-    throw PgStatementError(rejected);
-  }
-  return results;
+// Statements run to completion even while stopping (the final drain needs them), bounded by
+// the statement timeout and the stop deadline.
+Result OutboxRelay::Impl::pg_exec(const postgres::Statement& statement,
+                                  const postgres::Params& params) {
+  return pg.execute(statement, params, Clock::now() + opts.statement_timeout);
 }
 
-bool OutboxRelay::Impl::pg_bool(std::string_view sql, const std::vector<std::string>& params) {
-  auto r = pg_exec(sql, params);
-  return !r.empty() && PQntuples(r[0].get()) == 1 &&
-         std::strcmp(PQgetvalue(r[0].get(), 0, 0), "t") == 0;
+bool OutboxRelay::Impl::pg_bool(const postgres::Statement& statement,
+                                const postgres::Params& params) {
+  const Result r = pg_exec(statement, params);
+  return r.rows() == 1 && r.boolean(0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,19 +484,18 @@ void OutboxRelay::Impl::set_candidate(bool want) {
   if (want == candidate) return;
   const std::string key = std::to_string(kCandidateLockKey);
   if (want) {
-    candidate = pg_bool(sql::kOutboxRelayTryCandidate.sql, {key});
+    candidate = pg_bool(sql::kOutboxRelayTryCandidate, {key});
   } else {
-    pg_exec(sql::kOutboxRelayUnlockCandidate.sql, {key});
+    pg_exec(sql::kOutboxRelayUnlockCandidate, {key});
     candidate = false;
   }
 }
 
 bool OutboxRelay::Impl::try_become_leader() {
-  if (!pg_bool(sql::kOutboxRelayTryLeader.sql, {std::to_string(kLeaderLockKey)})) return false;
+  if (!pg_bool(sql::kOutboxRelayTryLeader, {std::to_string(kLeaderLockKey)})) return false;
   leader = true;
   set_candidate(false);
-  auto r = pg_exec(sql::kOutboxRelayNextEpoch.sql);
-  epoch = to_int64(PQgetvalue(r.at(0).get(), 0, 0));
+  epoch = pg_exec(sql::kOutboxRelayNextEpoch).int64(0, 0);
   failed_cycles = 0;
   dedupe_next = true;  // the previous leader may have published rows it could not delete
   if (leader_gauge) leader_gauge->Set(1);
@@ -597,16 +516,15 @@ bool OutboxRelay::Impl::try_become_leader() {
     const std::string fence = std::to_string(fenced.fence);
     log.warn("outbox relay: the fence in redis is above the epoch sequence; moving it on",
              {{"fence", fence}, {"epoch", epoch}});
-    pg_exec(sql::kOutboxRelayMoveEpoch.sql, {fence});
-    auto next = pg_exec(sql::kOutboxRelayNextEpoch.sql);
-    epoch = to_int64(PQgetvalue(next.at(0).get(), 0, 0));
+    pg_exec(sql::kOutboxRelayMoveEpoch, {fence});
+    epoch = pg_exec(sql::kOutboxRelayNextEpoch).int64(0, 0);
   }
   return true;
 }
 
 // Hands the lead to another instance (one that reaches Redis is waiting for it).
 void OutboxRelay::Impl::step_down(std::string_view why) {
-  pg_exec(sql::kOutboxRelayUnlockLeader.sql, {std::to_string(kLeaderLockKey)});
+  pg_exec(sql::kOutboxRelayUnlockLeader, {std::to_string(kLeaderLockKey)});
   lose_lead(why);
 }
 
@@ -711,11 +629,10 @@ std::size_t OutboxRelay::Impl::relay_batch() {
     take[static_cast<std::size_t>(s)] = !st.blocked || now >= st.retry_at;
   }
   if (!take[0] && !take[1]) return 0;
-  auto results = pg_exec(
-      sql::kOutboxRelaySelectHeads.sql,
+  Result res = pg_exec(
+      sql::kOutboxRelaySelectHeads,
       {take[0] ? "true" : "false", take[1] ? "true" : "false", std::to_string(opts.batch_size)});
-  PGresult* res = results.at(0).get();
-  const int n = PQntuples(res);
+  const int n = res.rows();
   if (n == 0) {
     // Nothing left of a stream that was waiting: its refused row went away (deleted by hand).
     for (int s = 0; s < 2; ++s) {
@@ -729,19 +646,19 @@ std::size_t OutboxRelay::Impl::relay_batch() {
   std::array<std::int64_t, 2> last_seq{};
   for (int i = 0; i < n; ++i) {
     Row& row = rows[static_cast<std::size_t>(i)];
-    row.seq = to_int64(PQgetvalue(res, i, 0));
-    row.event.event_id = PQgetvalue(res, i, 1);
-    row.stream = std::strcmp(PQgetvalue(res, i, 2), "domain") == 0 ? 0 : 1;  // CHECK constraint
-    row.event.event_type = PQgetvalue(res, i, 3);
-    row.event.user_id = PQgetvalue(res, i, 4);
-    row.event.occurred_at = PQgetvalue(res, i, 5);
-    row.event.payload = PQgetvalue(res, i, 6);
-    split_traceparent(PQgetvalue(res, i, 7), row);
-    row.occurred_epoch_us = to_int64(PQgetvalue(res, i, 8));
+    row.seq = res.int64(i, 0);
+    row.event.event_id = res.text(i, 1);
+    row.stream = res.text(i, 2) == "domain" ? 0 : 1;  // CHECK constraint
+    row.event.event_type = res.text(i, 3);
+    row.event.user_id = res.text(i, 4);
+    row.event.occurred_at = res.text(i, 5);
+    row.event.payload = res.text(i, 6);
+    split_traceparent(res.text(i, 7), row);
+    row.occurred_epoch_us = res.int64(i, 8);
     ++per_stream[static_cast<std::size_t>(row.stream)];
     last_seq[static_cast<std::size_t>(row.stream)] = row.seq;
   }
-  results.clear();
+  res = Result();
   // Publish a prefix of the global seq order only: when both streams take part and one
   // returned a full head, rows of the other beyond its last seq wait for the next batch, so
   // one user's events keep their order across the two streams.
@@ -857,7 +774,7 @@ std::size_t OutboxRelay::Impl::relay_batch() {
   // A crash (or a PostgreSQL failure) before this DELETE leaves published rows behind: the
   // next batch, of this leader or the next, finds them in the streams and does not add them
   // again (dedupe), so a duplicate needs a crash and more than a batch of newer entries.
-  pg_exec(sql::kOutboxRelayDeletePublished.sql, {postgres::bigint_array(done)});
+  pg_exec(sql::kOutboxRelayDeletePublished, {postgres::bigint_array(done)});
   return rows.size();
 }
 
@@ -902,12 +819,11 @@ void OutboxRelay::Impl::refresh_stats() {
   if (now < next_stats) return;
   next_stats = now + kStatsInterval;
   try {
-    auto r = pg_exec(sql::kOutboxRelayBacklogStats.sql);
-    PGresult* res = r.at(0).get();
-    const std::int64_t counted = to_int64(PQgetvalue(res, 0, 0));
-    const std::int64_t span = to_int64(PQgetvalue(res, 0, 1));
+    const Result r = pg_exec(sql::kOutboxRelayBacklogStats);
+    const std::int64_t counted = r.int64(0, 0);
+    const std::int64_t span = r.int64(0, 1);
     backlog_events->Set(static_cast<double>(counted < 10000 ? counted : std::max(counted, span)));
-    oldest_age->Set(std::max(0.0, std::strtod(PQgetvalue(res, 0, 2), nullptr)));
+    oldest_age->Set(std::max(0.0, r.float64(0, 2)));
   } catch (const PgStatementError& e) {
     log.debug("outbox relay: backlog statistics failed", {{"error", e.what()}});
   }
@@ -918,7 +834,7 @@ void OutboxRelay::Impl::loop() {
   bool pg_failure_logged = false;
   while (!stopping.load()) {
     try {
-      if (pg == nullptr) {
+      if (!pg.open()) {
         pg_connect();
         if (pg_failure_logged) log.info("outbox relay reconnected to postgres");
         pg_failure_logged = false;
@@ -973,14 +889,14 @@ void OutboxRelay::Impl::loop() {
         log.debug("outbox relay: redis still failing", {{"error", e.what()}});
       }
       try {
-        if (pg != nullptr) {
+        if (pg.open()) {
           refresh_stats();  // keep the backlog gauges moving
           // A leader that cannot publish hands over when another instance that can is
           // waiting; alone, it keeps the lead and retries (nobody could do better).
           if (leader && ++failed_cycles >= opts.step_down_after) {
             const auto hi = static_cast<std::uint64_t>(kCandidateLockKey) >> 32;
             const auto lo = static_cast<std::uint64_t>(kCandidateLockKey) & 0xffffffffu;
-            if (pg_bool(sql::kOutboxRelayCandidateWaiting.sql,
+            if (pg_bool(sql::kOutboxRelayCandidateWaiting,
                         {std::to_string(hi), std::to_string(lo)})) {
               step_down("redis failed " + std::to_string(failed_cycles) +
                         " times in a row and another instance reaches it");
@@ -1021,7 +937,7 @@ void OutboxRelay::Impl::loop() {
 // After stop(): the listeners have drained, so everything the last requests committed is in
 // the outbox. Publish it if this instance is the leader and Redis answers, within the deadline.
 void OutboxRelay::Impl::final_drain() {
-  if (!leader || pg == nullptr) return;
+  if (!leader || !pg.open()) return;
   try {
     if (!redis) {
       // A connect may take up to its timeout: only try when that fits.
