@@ -3,6 +3,7 @@
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <stdexcept>
@@ -50,8 +51,10 @@ bool percent_decode(std::string_view in, std::string& out) {
   const auto pct = boost::urls::make_pct_string_view(in);
   if (!pct) return false;
   // Into `out`'s own buffer: a path param is decoded on every request.
+  // (assign() from its iterators would build a temporary string first.)
   const boost::urls::decode_view decoded = **pct;
-  out.assign(decoded.begin(), decoded.end());
+  out.resize(decoded.size());
+  std::copy(decoded.begin(), decoded.end(), out.begin());
   return true;
 }
 
