@@ -150,7 +150,7 @@ Handler idempotent(Handler inner, services::IdempotencyStore& store) {
         Response again;
         again.status = replay.answer.status;
         again.body = std::move(replay.answer.body);
-        if (again.body.empty()) again.content_type.clear();
+        if (again.body.empty()) again.content_type = {};
         again.headers.emplace_back("Idempotent-Replayed", "true");
         co_return again;
       }

@@ -38,7 +38,8 @@ Method parse_method(std::string_view text) {
 }
 
 namespace {
-std::string_view find_value(const HeaderList& list, std::string_view name) {
+template <class List>
+std::string_view find_value(const List& list, std::string_view name) {
   for (const auto& [k, v] : list) {
     if (k == name) return v;
   }

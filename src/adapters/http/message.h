@@ -3,6 +3,7 @@
 // Deliberately free of Beast: every handler TU includes this header.
 #include <boost/asio/awaitable.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,29 @@ Method parse_method(std::string_view text);
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Path params, percent-DECODED, in pattern order. clear() keeps the elements and their
+// buffers, so the next request of a connection assigns into them instead of allocating.
+class PathParams {
+ public:
+  using value_type = std::pair<std::string, std::string>;  // name, value
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  const value_type* begin() const { return items_.data(); }
+  const value_type* end() const { return items_.data() + size_; }
+  const value_type& operator[](std::size_t i) const { return items_[i]; }
+  void clear() { size_ = 0; }
+  // Appends a param whose strings still hold an earlier request's contents: assign both.
+  value_type& add() {
+    if (size_ == items_.size()) items_.emplace_back();
+    return items_[size_++];
+  }
+  void pop_back() { --size_; }
+
+ private:
+  std::vector<value_type> items_;
+  std::size_t size_ = 0;
+};
+
 struct Request {
   Method method = Method::other;
   std::string method_text;
@@ -35,7 +59,7 @@ struct Request {
   // First value of a header; `lower_name` must be lower-case. "" when absent.
   std::string_view header(std::string_view lower_name) const;
 
-  HeaderList params;  // path params, percent-DECODED (filled by Router::match)
+  PathParams params;  // path params, percent-DECODED (filled by Router::match)
   // "" when absent.
   std::string_view param(std::string_view name) const;
 
@@ -45,7 +69,9 @@ struct Request {
 struct Response {
   unsigned status = 200;
   std::string body;
-  std::string content_type = "application/json; charset=utf-8";
+  // A string literal (static storage): a Response is built on every request, and a std::string
+  // of this length would allocate each time. "" sends no Content-Type.
+  std::string_view content_type = "application/json; charset=utf-8";
   HeaderList headers;
 };
 

@@ -13,12 +13,11 @@ using domain::ErrorCode;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
+void assign_lower(std::string& out, std::string_view s) {
+  out.assign(s);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  return out;
 }
 
 }  // namespace
@@ -28,10 +27,41 @@ bool is_json_media_type(std::string_view content_type) {
   return beast::iequals(trim(type), "application/json");
 }
 
-void fill_request(Request& req, const bhttp::request<bhttp::string_body>& msg) {
-  req.method_text = std::string(msg.method_string());
+namespace detail {
+
+// Resets `req` to a default Request, keeping the buffers of its strings and the elements of its
+// lists (their strings too), which fill_request, init_correlation and Router::match assign
+// into. Built from a fresh Request, so a field added later starts from its default.
+void reset_keeping_buffers(Request& req) {
+  Request fresh;
+  auto keep = [](std::string& from, std::string& to) {
+    from.clear();
+    to.swap(from);
+  };
+  keep(req.method_text, fresh.method_text);
+  keep(req.target, fresh.target);
+  keep(req.path, fresh.path);
+  keep(req.query, fresh.query);
+  keep(req.body, fresh.body);
+  keep(req.content_type, fresh.content_type);
+  keep(req.ctx.request_id, fresh.ctx.request_id);
+  keep(req.ctx.trace_id, fresh.ctx.trace_id);
+  keep(req.ctx.span_id, fresh.ctx.span_id);
+  keep(req.ctx.parent_span_id, fresh.ctx.parent_span_id);
+  keep(req.ctx.trace_state, fresh.ctx.trace_state);
+  // The header elements stay: fill_request reassigns them, then cuts the list to this
+  // request's headers. PathParams::clear keeps its elements by itself.
+  fresh.headers.swap(req.headers);
+  req.params.clear();
+  std::swap(fresh.params, req.params);
+  req = std::move(fresh);
+}
+
+void start_request(Request& req, std::string_view method, std::string_view target) {
+  reset_keeping_buffers(req);
+  req.method_text.assign(method);
   req.method = parse_method(req.method_text);
-  req.target = std::string(msg.target());
+  req.target.assign(target);
   std::string_view t = req.target;
   // Absolute-form ("http://host/path") is legal from proxies; route on its path only.
   if (auto scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
@@ -39,12 +69,23 @@ void fill_request(Request& req, const bhttp::request<bhttp::string_body>& msg) {
     t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
   }
   auto q = t.find('?');
-  req.path = std::string(t.substr(0, q));
-  req.query = q == std::string_view::npos ? std::string() : std::string(t.substr(q + 1));
-  req.headers.clear();
-  for (const auto& f : msg) req.headers.emplace_back(lower(f.name_string()), f.value());
-  req.content_type = std::string(req.header("content-type"));
+  req.path.assign(t.substr(0, q));
+  if (q != std::string_view::npos) req.query.assign(t.substr(q + 1));
 }
+
+void set_header(Request& req, std::size_t n, std::string_view name, std::string_view value) {
+  // The `n`th element is appended when the list is shorter, else assigned into.
+  if (n == req.headers.size()) req.headers.emplace_back();
+  assign_lower(req.headers[n].first, name);
+  req.headers[n].second.assign(value);
+}
+
+void finish_request(Request& req, std::size_t headers) {
+  req.headers.resize(headers);
+  req.content_type.assign(req.header("content-type"));
+}
+
+}  // namespace detail
 
 Routed route_request(const Router& router, Request& req, bool json_api) {
   Routed out;

@@ -1,7 +1,11 @@
 #include "adapters/http/router.h"
 
+#include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include <algorithm>
+#include <array>
+#include <span>
 #include <stdexcept>
 
 #include "common/utf8.h"
@@ -10,13 +14,26 @@ namespace userservice::http {
 
 namespace {
 
+// Segments of a path, as views into it (the path outlives the match). A path with more
+// segments than any route has matches none.
+constexpr std::size_t kMaxSegments = 16;
+struct Segments {
+  std::array<std::string_view, kMaxSegments> items;
+  std::size_t size = 0;
+  bool overflow = false;  // more than kMaxSegments
+};
+
 // Splits "/a/b" into {"a","b"}; "/" gives {""}. The leading '/' is required by the caller.
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
+Segments split_path(std::string_view path) {
+  Segments out;
   path.remove_prefix(1);
   for (;;) {
+    if (out.size == kMaxSegments) {
+      out.overflow = true;
+      break;
+    }
     auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
+    out.items[out.size++] = path.substr(0, slash);
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
@@ -33,7 +50,11 @@ bool percent_decode(std::string_view in, std::string& out) {
   // other byte; decode() with the default options leaves '+' alone.
   const auto pct = boost::urls::make_pct_string_view(in);
   if (!pct) return false;
-  out = pct->decode();
+  // Into `out`'s own buffer: a path param is decoded on every request.
+  // (assign() from its iterators would build a temporary string first.)
+  const boost::urls::decode_view decoded = **pct;
+  out.resize(decoded.size());
+  std::copy(decoded.begin(), decoded.end(), out.begin());
   return true;
 }
 
@@ -43,7 +64,10 @@ void Router::add(Method m, std::string pattern, Handler h) {
     throw std::invalid_argument("router: pattern must start with '/': " + pattern);
   }
   Route route{m, std::move(pattern), {}, std::move(h)};
-  for (std::string_view seg : split_path(route.pattern)) {
+  const Segments parts = split_path(route.pattern);
+  if (parts.overflow) throw std::invalid_argument("router: too many segments in " + route.pattern);
+  for (std::size_t i = 0; i < parts.size; ++i) {
+    const std::string_view seg = parts.items[i];
     bool open = !seg.empty() && seg.front() == '{';
     bool close = !seg.empty() && seg.back() == '}';
     if (open != close || (open && seg.size() < 3)) {
@@ -67,7 +91,9 @@ Router::Match Router::match(Request& req) const {
   Match result;
   req.params.clear();
   if (req.path.empty() || req.path.front() != '/') return result;
-  const auto parts = split_path(req.path);
+  const Segments split = split_path(req.path);
+  if (split.overflow) return result;  // longer than every route
+  const std::span<const std::string_view> parts(split.items.data(), split.size);
 
   auto matches = [&](const Route& r) {
     if (r.segments.size() != parts.size()) return false;
@@ -105,10 +131,11 @@ Router::Match Router::match(Request& req) const {
   }
 
   result.route = best->pattern;
-  std::string decoded;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (!best->segments[i].param) continue;
+    auto& [name, decoded] = req.params.add();
     if (!percent_decode(parts[i], decoded)) {
+      req.params.pop_back();
       throw domain::Error(domain::ErrorCode::invalid_request,
                           "invalid percent-encoding in request path",
                           "param " + best->segments[i].text);
@@ -116,11 +143,12 @@ Router::Match Router::match(Request& req) const {
     // Bytes are data: a segment that is not UTF-8 text (or hides a NUL) never reaches a
     // handler or the database (PostgreSQL would reject it, or cut the string at the NUL).
     if (!is_clean_text(decoded)) {
+      req.params.pop_back();
       throw domain::Error(domain::ErrorCode::invalid_request,
                           "request path is not valid UTF-8 or contains NUL",
                           "param " + best->segments[i].text);
     }
-    req.params.emplace_back(best->segments[i].text, decoded);
+    name.assign(best->segments[i].text);
   }
   result.handler = &best->handler;
   return result;

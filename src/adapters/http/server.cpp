@@ -68,7 +68,65 @@ struct Session {
   Clock::time_point idle_since{};
   bool killed = false;  // force-closed by shutdown: send nothing more
   std::list<Session*>::iterator self;
+  // The request being served. One per connection, reset by fill_request for each request, so
+  // keep-alive requests reuse its buffers (ids, path, headers, params, body).
+  Request request;
 };
+
+// Memory for the header fields Beast allocates one by one (each field of the request as it is
+// parsed, each field of the response): a bump arena in the request's coroutine frame, so a
+// usual request takes none of them from the heap. Freeing inside the arena does nothing; its
+// memory goes with the frame. What does not fit comes from the heap and goes back to it.
+class FieldArena {
+ public:
+  void* allocate(std::size_t n, std::size_t align) {
+    const std::size_t start = (used_ + align - 1) & ~(align - 1);
+    if (align <= alignof(std::max_align_t) && start + n <= sizeof(buf_)) {
+      used_ = start + n;
+      return buf_ + start;
+    }
+    return ::operator new(n);
+  }
+  void deallocate(void* p, std::size_t n) noexcept {
+    if (p >= static_cast<void*>(buf_) && p < static_cast<void*>(buf_ + sizeof(buf_))) return;
+    ::operator delete(p, n);
+  }
+
+ private:
+  alignas(std::max_align_t) std::byte buf_[1024];
+  std::size_t used_ = 0;
+};
+
+template <class T>
+struct ArenaAllocator {
+  using value_type = T;
+  FieldArena* arena;
+  explicit ArenaAllocator(FieldArena& a) noexcept : arena(&a) {}
+  template <class U>
+  ArenaAllocator(const ArenaAllocator<U>& other) noexcept : arena(other.arena) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(arena->allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { arena->deallocate(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const ArenaAllocator<U>& other) const noexcept {
+    return arena == other.arena;
+  }
+};
+
+using ArenaFields = bhttp::basic_fields<ArenaAllocator<char>>;
+using BeastResponse = bhttp::response<bhttp::string_body, ArenaFields>;
+
+// What the connection's Request may keep between requests; a larger one (a big body, long
+// headers) is dropped, as the read buffer is.
+constexpr std::size_t kKeptRequestBytes = 4 * kFirstRead;
+
+std::size_t held_bytes(const Request& r) {
+  std::size_t n = r.method_text.capacity() + r.target.capacity() + r.path.capacity() +
+                  r.query.capacity() + r.body.capacity() + r.content_type.capacity() +
+                  r.ctx.trace_state.capacity();
+  for (const auto& [name, value] : r.headers) n += name.capacity() + value.capacity();
+  for (const auto& [name, value] : r.params) n += name.capacity() + value.capacity();
+  return n;
+}
 
 void arm(beast::tcp_stream& stream, Clock::time_point from, std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) {
@@ -214,9 +272,10 @@ net::awaitable<Response> dispatch(Impl& im, Session& s, Request& req, std::strin
   co_return error_response(Error(ErrorCode::internal_error, "internal error"));
 }
 
-bhttp::response<bhttp::string_body> to_beast(Response& res, const Request& req, unsigned version,
-                                             bool keep_alive) {
-  bhttp::response<bhttp::string_body> out;
+BeastResponse to_beast(Response& res, const Request& req, unsigned version, bool keep_alive,
+                       FieldArena& arena) {
+  BeastResponse out(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(ArenaAllocator<char>(arena)));
   out.version(version);
   out.result(res.status);
   for (auto& [name, value] : res.headers) out.insert(name, value);
@@ -254,7 +313,13 @@ net::awaitable<void> close_connection(Session& s, bool linger) {
 // Reads one request and answers it. Returns true when the connection stays open.
 net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) {
   const ServerOptions& o = im.opts;
-  bhttp::request_parser<bhttp::string_body> parser;
+  Request& req = s.request;
+  // The body is read into the previous request's body buffer (emptied).
+  req.body.clear();
+  FieldArena arena;
+  bhttp::request_parser<bhttp::string_body, ArenaAllocator<char>> parser(
+      std::piecewise_construct, std::forward_as_tuple(std::move(req.body)),
+      std::make_tuple(ArenaAllocator<char>(arena)));
   parser.header_limit(kHeaderLimit);
   parser.body_limit(o.body_limit);  // Content-Length is checked against it before any body read
 
@@ -279,13 +344,12 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
     if (*failure == ReadFailure::io) co_return false;
   }
 
-  Request req;
   fill_request(req, parser.get());
   if (auto parent =
           init_correlation(req.ctx, req.header("x-request-id"), req.header("traceparent"))) {
     req.ctx.parent_span_id = parent->parent_id;
     req.ctx.trace_flags = parent->flags;
-    req.ctx.trace_state = std::string(sane_tracestate(req.header("tracestate")));
+    req.ctx.trace_state.assign(sane_tracestate(req.header("tracestate")));
   }
   if (im.metrics != nullptr) im.metrics->http_request_started(o.name);
 
@@ -319,7 +383,7 @@ net::awaitable<bool> serve_one(Impl& im, Session& s, Clock::time_point started) 
   keep_alive = keep_alive && !im.stopping;
 
   const unsigned status = res.status;
-  auto out = to_beast(res, req, version, keep_alive);
+  auto out = to_beast(res, req, version, keep_alive, arena);
   beast::error_code wec;
   if (!s.killed) {  // a force-closed connection gets no answer
     s.stream.expires_after(o.write_timeout);
@@ -383,6 +447,7 @@ net::awaitable<void> run_session(std::shared_ptr<Impl> im, tcp::socket socket) {
     if (!co_await serve_one(*im, s, Clock::now())) co_return;
     // Keep idle connections cheap: drop buffers grown by a large request.
     if (s.buffer.size() == 0 && s.buffer.capacity() > 2 * kFirstRead) s.buffer.shrink_to_fit();
+    if (held_bytes(s.request) > kKeptRequestBytes) s.request = Request{};
   }
 }
 

@@ -552,10 +552,15 @@ asio::awaitable<void> PoolState::run_batch(std::shared_ptr<PoolState> self,
       w->timer.cancel();
     }
   };
+  // Two words (a pointer and an index), so std::function keeps the closure inline instead of
+  // allocating one per segment.
+  struct Parts {
+    decltype(answer_group)& answer;
+    std::vector<Group>& all_groups;
+    std::vector<Segment>& all_segments;
+  } parts{answer_group, groups, segments};
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    segments[g].on_done = [&answer_group, &group = groups[g], &seg = segments[g]] {
-      answer_group(group, seg);
-    };
+    segments[g].on_done = [p = &parts, g] { p->answer(p->all_groups[g], p->all_segments[g]); };
   }
   try {
     co_await c->run_batch(segments, Budget{self->opts.operation_timeout, false});
