@@ -59,9 +59,9 @@ Xoshiro256Random& thread_random() {
   return random;
 }
 
-std::string random_hex_id(std::size_t n, RandomSource& random) {
+void assign_random_hex_id(std::string& out, std::size_t n, RandomSource& random) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n, '0');
+  out.assign(n, '0');
   // A random id is all zeros with negligible probability; draw again then.
   while (n > 0 && out.find_first_not_of('0') == std::string::npos) {
     std::uint64_t bits = 0;
@@ -71,6 +71,11 @@ std::string random_hex_id(std::size_t n, RandomSource& random) {
       bits >>= 4;
     }
   }
+}
+
+std::string random_hex_id(std::size_t n, RandomSource& random) {
+  std::string out;
+  assign_random_hex_id(out, n, random);
   return out;
 }
 

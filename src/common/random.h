@@ -48,6 +48,9 @@ Xoshiro256Random& thread_random();
 // `n` random lower-case hex characters, never all zeros (W3C forbids all-zero trace and span
 // ids). Not secret: ids only need to be unique.
 std::string random_hex_id(std::size_t n, RandomSource& random = thread_random());
+// The same, written into `out`'s own buffer (no allocation once `out` has the capacity: a
+// connection's request, trace and span ids are re-minted on every request).
+void assign_random_hex_id(std::string& out, std::size_t n, RandomSource& random = thread_random());
 
 // A uniformly distributed value in [0, bound) from one 64-bit draw (Lemire's
 // multiply-shift; the bias is below bound / 2^64, i.e. immaterial for bound < 2^32).

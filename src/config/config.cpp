@@ -9,6 +9,7 @@
 
 #include "common/host_port.h"
 #include "common/http_url.h"
+#include "common/percent_decode.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "config/duration.h"
@@ -193,27 +194,9 @@ std::size_t positive_count(const Reader& r, std::string_view name, std::size_t f
 // RFC 3986 percent-decoding, as the OTel spec asks for OTEL_RESOURCE_ATTRIBUTES and the
 // OTLP headers variables.
 std::string percent_decode(std::string_view name, std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) {
-      throw ConfigError(std::string(name), "has a truncated percent-escape");
-    }
-    const int hi = hex(s[i + 1]);
-    const int lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) throw ConfigError(std::string(name), "has an invalid percent-escape");
-    out += static_cast<char>((hi << 4) | lo);
-    i += 2;
+  if (!common::percent_decode(s, out)) {
+    throw ConfigError(std::string(name), "has an invalid percent-escape");
   }
   return out;
 }

@@ -9,6 +9,7 @@ namespace userservice::domain {
 using common::RandomSource;
 using common::Xoshiro256Random;
 
+using common::assign_random_hex_id;
 using common::random_hex_id;
 using common::thread_random;
 using common::uniform_below;

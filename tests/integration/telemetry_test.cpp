@@ -214,10 +214,16 @@ TEST(Telemetry, StdoutExportersPrintJsonLines) {
                                 {"OTEL_METRIC_EXPORT_INTERVAL", "200"}});
   std::string trace_id;
   ASSERT_EQ(ensure(service, unique_email("stdout"), acct::trace_headers(trace_id)).status, 201u);
+  // The request's spans (server and statement) may leave in separate export batches
+  // (OTEL_BSP_SCHEDULE_DELAY apart): wait for two, not for the first.
   const bool seen = acct::eventually([&] {
     const std::string out = service.process->stdout_text();
-    return out.find("\"type\":\"span\"") != std::string::npos &&
-           out.find(trace_id) != std::string::npos &&
+    std::size_t span_lines = 0;
+    for (auto at = out.find("\"type\":\"span\""); at != std::string::npos;
+         at = out.find("\"type\":\"span\"", at + 1)) {
+      ++span_lines;
+    }
+    return span_lines >= 2 && out.find(trace_id) != std::string::npos &&
            out.find("\"type\":\"metric\"") != std::string::npos;
   });
   ASSERT_TRUE(seen) << service.process->stdout_text();

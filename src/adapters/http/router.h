@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "adapters/http/message.h"
+#include "common/percent_decode.h"
 
 namespace userservice::http {
 
@@ -42,9 +43,8 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Percent-decodes `in` into `out` with Boost.URL; false on a malformed escape (a '%' not
-// followed by two hex digits). '+' is left alone, in paths and query strings alike. The one
-// decoder of request targets: the router's path params and query_pairs (handlers/common.h).
-bool percent_decode(std::string_view in, std::string& out);
+// The one percent-decoder (common/percent_decode.h): the router's path params and
+// query_pairs (handlers/common.h) decode request targets with it.
+using common::percent_decode;
 
 }  // namespace userservice::http

@@ -15,23 +15,6 @@ bool is_lower_hex(std::string_view s) {
 
 bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
-// domain::random_hex_id(n) written into `out`'s own buffer (a request's ids are minted on
-// every request, and `out` keeps its capacity across a connection's requests): the same
-// draws, never all zeros.
-void assign_random_hex_id(std::string& out, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  domain::RandomSource& random = domain::thread_random();
-  out.assign(n, '0');
-  while (n > 0 && all_zero(out)) {
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i % 16 == 0) bits = random.next_u64();
-      out[i] = kHex[bits & 0xf];
-      bits >>= 4;
-    }
-  }
-}
-
 }  // namespace
 
 bool is_valid_request_id(std::string_view id) {
@@ -83,15 +66,15 @@ std::optional<TraceParent> init_correlation(RequestContext& ctx, std::string_vie
   if (is_valid_request_id(request_id)) {
     ctx.request_id.assign(request_id);
   } else {
-    assign_random_hex_id(ctx.request_id, 32);
+    domain::assign_random_hex_id(ctx.request_id, 32);
   }
   auto tp = parse_traceparent(traceparent);
   if (tp) {
     ctx.trace_id.assign(tp->trace_id);
   } else {
-    assign_random_hex_id(ctx.trace_id, 32);
+    domain::assign_random_hex_id(ctx.trace_id, 32);
   }
-  assign_random_hex_id(ctx.span_id, 16);
+  domain::assign_random_hex_id(ctx.span_id, 16);
   return tp;
 }
 
