@@ -382,6 +382,17 @@ class Bench:
         r["client_us"] = 1e6 * cpu["client"] / max(1, r["requests"])
         return r
 
+    def pgbench_cmd(self, script, conns, pad, *extra):
+        """pgbench on `script` with `conns` clients for the run duration + `pad` seconds (its
+        -T includes connecting them), the constants and a fresh run id as variables."""
+        self.run_id += 1
+        defs = ["-D", "k=0", "-D", f"run={self.run_id}"]
+        for k, v in CONSTANTS.items():
+            defs += ["-D", f"{k}={v}"]
+        return ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2",
+                "-T", str(self.a.duration + pad), *extra, *self.pg, *defs, "-f", script,
+                "postgres"]
+
     def pgbench(self, script, conns):
         """One pgbench run whose measured window (after all clients connected) lasts the
         run duration: -T includes the connection phase, which at 256 clients on busy cores
@@ -389,12 +400,7 @@ class Bench:
         larger pad when it was too small)."""
         for _ in range(4):
             pad = self.connect_pad.get(conns, 2 + conns // 32)
-            self.run_id += 1
-            defs = ["-D", "k=0", "-D", f"run={self.run_id}"]
-            for k, v in CONSTANTS.items():
-                defs += ["-D", f"{k}={v}"]
-            cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2",
-                   "-T", str(self.a.duration + pad), *self.pg, *defs, "-f", script, "postgres"]
+            cmd = self.pgbench_cmd(script, conns, pad)
             # The service's sessions run with statement_timeout = its operation timeout (1 s);
             # pgbench's do not: there a timed-out statement aborts its client, and with it
             # the run, when 256 clients queue for 2 busy cores.
@@ -435,14 +441,8 @@ class Bench:
         logdir = tempfile.mkdtemp(prefix="pgbench-rate-")
         try:
             pad = self.connect_pad.get(conns, 2 + conns // 32)
-            self.run_id += 1
-            defs = ["-D", "k=0", "-D", f"run={self.run_id}"]
-            for k, v in CONSTANTS.items():
-                defs += ["-D", f"{k}={v}"]
-            cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", "2",
-                   "-R", f"{rate:.0f}", "-T", str(self.a.duration + pad), "-l",
-                   "--log-prefix", os.path.join(logdir, "tx"), *self.pg, *defs, "-f", script,
-                   "postgres"]
+            cmd = self.pgbench_cmd(script, conns, pad, "-R", f"{rate:.0f}", "-l",
+                                   "--log-prefix", os.path.join(logdir, "tx"))
             env = dict(os.environ, PGOPTIONS="-c statement_timeout=0")
             self.cpu.start()
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "adapters/postgres/libpq_text.h"
 #include "adapters/postgres/sqlstate.h"
 
 namespace userservice::postgres {
@@ -19,16 +20,8 @@ namespace {
 using Clock = BlockingSession::Clock;
 using WaitOutcome = BlockingSession::WaitOutcome;
 
-std::string trimmed(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::string field(const PGresult* res, int code) {
-  const char* v = PQresultErrorField(res, code);
-  return v ? v : "";
-}
+using detail::field;
+using detail::trimmed;
 
 // The default waiter: poll(2) on the socket alone.
 WaitOutcome poll_until(int fd, short events, Clock::time_point until) {

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "adapters/postgres/libpq_text.h"
 #include "adapters/postgres/sqlstate.h"
 #include "common/scope_exit.h"
 #include "domain/error.h"
@@ -37,16 +38,8 @@ Error unavailable(std::string detail) {
   return Error(ErrorCode::service_unavailable, "database unavailable", std::move(detail));
 }
 
-std::string trimmed(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::string field(const PGresult* res, int code) {
-  const char* v = PQresultErrorField(res, code);
-  return v ? v : "";
-}
+using detail::field;
+using detail::trimmed;
 
 // Readiness right now, without blocking: a shortcut past the reactor when data is already
 // waiting (libpq stops reading when its buffer is full). Not needed for correctness: starting
