@@ -16,7 +16,7 @@
 # (build-release), JOBS (2, ninja), BENCH_KEEP=1 keeps the work folder (data, logs, scripts),
 # BENCH_QUIET_WAIT (30): seconds each run may wait for other processes to leave the cores,
 # BENCH_PATHS (all): comma-separated subset of the hot paths (keys in bench/hot/driver.py),
-# BENCH_POOL (6): the service's USERSERVICE_POSTGRES_MAX_OPEN_CONNS, sized for this 2-core
+# BENCH_POOL (2): the service's USERSERVICE_POSTGRES_MAX_OPEN_CONNS, sized for this 2-core
 # machine (docs/benchmarks.md, "Pool size"),
 # BENCH_SERVICE_ENV: extra "NAME=value ..." for the service (e.g. pool settings to try),
 # BENCH_HUGEPAGES=0: no huge pages for PostgreSQL (see below), BENCH_PACED=0: skip the read
@@ -36,7 +36,7 @@ for arg in "$@"; do
 done
 if [ $quick = 1 ]; then duration=${BENCH_DURATION:-3}; else duration=${BENCH_DURATION:-10}; fi
 accounts=${BENCH_ACCOUNTS:-100000}
-pool=${BENCH_POOL:-6}
+pool=${BENCH_POOL:-2}
 conns=${BENCH_CONNS:-32,256}
 idle=${BENCH_IDLE_CONNS:-5000}
 build=${BENCH_BUILD_DIR:-$root/build-release}
