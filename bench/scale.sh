@@ -7,7 +7,7 @@
 # same cmake invocation as bench/run.sh), starts a throwaway PostgreSQL and Redis on free
 # loopback ports (data under bench/.work-scale/, removed at the end, also on Ctrl-C), seeds
 # ACCOUNTS accounts with bench/listing/seed.sh, then starts the service with bench/run.sh's
-# settings (pool of 6, logs at warn, telemetry exporters off) and measures:
+# settings (logs at warn, telemetry exporters off; pool of 6, see SCALE_POOL) and measures:
 #   - seed time; rows, heap, index (each index) and total sizes of every table in schema
 #     "user"; the database size;
 #   - hot paths through the service (wrk with bench/hot/wrk.lua as bench/run.sh runs it, but
@@ -32,10 +32,11 @@
 # Prints the report and writes it to bench/results/scale-ACCOUNTS.md.
 #
 # Environment: SCALE_DURATION seconds per hot-path run (10), SCALE_CONNS wrk connections of
-# the saturated runs (32), SCALE_POOL the service's USERSERVICE_POSTGRES_MAX_OPEN_CONNS (6, as
-# bench/run.sh), SCALE_IDS accounts sampled for the hot paths (1000000), SCALE_SWEEP_ITEMS
-# (20000), SCALE_RELAY_EVENTS (50000), SCALE_SHARED_BUFFERS (256MB, as bench/run.sh; on huge
-# pages unless SCALE_HUGEPAGES=0), SCALE_EXPLAIN=0 skips the listing, SCALE_BUILD_DIR
+# the saturated runs (32), SCALE_POOL the service's USERSERVICE_POSTGRES_MAX_OPEN_CONNS (6: the
+# setting of the recorded scale results; bench/run.sh uses 2 since 2026-12-03), SCALE_IDS
+# accounts sampled for the hot paths (1000000), SCALE_SWEEP_ITEMS (20000), SCALE_RELAY_EVENTS
+# (50000), SCALE_SHARED_BUFFERS (256MB, as bench/run.sh; on huge pages unless
+# SCALE_HUGEPAGES=0), SCALE_EXPLAIN=0 skips the listing, SCALE_BUILD_DIR
 # (build-release), JOBS (2, ninja), SCALE_BIN: run this userservice binary instead of
 # building (e.g. a copy, so that runs at several sizes measure the same code),
 # SCALE_QUIET_WAIT (30): seconds each hot-path run may wait for other processes to leave the
