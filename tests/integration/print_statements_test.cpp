@@ -65,7 +65,7 @@ TEST(PrintStatements, PrintsEveryNamedStatementAsJsonLinesWithoutConfiguration) 
   for (const char* name :
        {"account_state_by_id", "live_account_states", "email_facts", "ensure_account",
         "update_settings", "grant_entitlement", "replica_state", "admin_list_users_settings",
-        "outbox_relay_select_heads", "outbox_relay_session_timeouts", "userservice_ping",
+        "outbox_relay_select_heads", "outbox_relay_session_settings", "userservice_ping",
         "userservice_begin", "userservice_deadline_guard", "migrations_applied"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
