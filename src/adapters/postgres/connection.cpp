@@ -511,7 +511,9 @@ asio::awaitable<void> Connection::run_batch(std::span<Segment> segments, Budget 
     // Wire order: each new statement's PREPARE in a section of its own (so that one bad
     // statement cannot abort the others), then each segment's executions closed by a Sync.
     // A Sync ends an implicit transaction and an error's abort, so segments (the requests
-    // of a batch) cannot affect one another; all of it is one flush and one round trip.
+    // of a batch) cannot affect one another; all of it is one round trip. (libpq 15 flushes
+    // at every PQpipelineSync, so it leaves in one send(2) per Sync; corking the socket
+    // around them was measured and not kept: docs/benchmarks.md, appendix entry 13.)
     fresh_send_ = true;
     sent = true;
     for (const Statement* st : to_prepare) {
